@@ -1,0 +1,1 @@
+"""The bundle format: kinds registry, spec models, load, dump, files layout."""

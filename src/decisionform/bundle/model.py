@@ -1,0 +1,161 @@
+"""Resources in canonical form, shared by the bundle side and the live side.
+
+``canonical_spec`` is the one normaliser of DESIGN §4: desired specs (from a
+bundle) and live specs (read from the database) both pass through it, so
+defaults are filled, empty values (``null``, ``[]``, ``{}``) read as absent,
+key order is irrelevant and integral floats compare equal to integers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from decisionform.bundle.kinds import KIND_BY_NAME, KindDef, SubModel, parse_path
+from decisionform.errors import quote_address
+
+API_VERSION = "decisionform/v1"
+PROTECT_ANNOTATION = "decisionform/prevent-destroy"
+PathT = tuple[str | int, ...]
+
+
+def normalize_name(name: str) -> str:
+    """One name after NFC normalisation (DESIGN §1 identity)."""
+    return unicodedata.normalize("NFC", name)
+
+
+def address(kind: str, name: str) -> str:
+    """Graph address used by --target, state and plans: ``Offer.Gold Card``."""
+    return f"{kind}.{name}"
+
+
+def split_address(addr: str) -> tuple[str, str]:
+    kind, _, name = addr.partition(".")
+    return kind, name
+
+
+def format_path(path: PathT) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def prune(value: Any) -> Any:
+    """Drop None / {} / [] from mappings, recursively; integral floats to int."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            v = prune(v)
+            if v is None or v == {} or v == []:
+                continue
+            out[k] = v
+        return out
+    if isinstance(value, list):
+        return [prune(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
+
+
+def sub_containers(spec: dict[str, Any], sub: SubModel) -> list[tuple[PathT, dict[str, Any]]]:
+    """The mappings that hold a ``sub.part`` chosen by ``sub.selector``."""
+    if not sub.items:
+        return [((), spec)]
+    steps = parse_path(sub.items)
+    items = spec.get(steps[0].key or "") if steps else None
+    if not isinstance(items, list):
+        return []
+    return [((steps[0].key or "", i), item) for i, item in enumerate(items) if isinstance(item, dict)]
+
+
+def apply_sub_models(kind: KindDef, spec: dict[str, Any]) -> None:
+    """Validate and normalise the selector-dependent parts in place (raises pydantic errors)."""
+    for sub in kind.sub_models:
+        for _, container in sub_containers(spec, sub):
+            model = sub.models.get(container.get(sub.selector, ""))
+            if model is None:
+                continue
+            part = container.get(sub.part) or {}
+            container[sub.part] = model.model_validate(part).model_dump(mode="json", by_alias=True)
+
+
+def canonical_spec(kind: KindDef, spec: dict[str, Any]) -> dict[str, Any]:
+    """Validate ``spec`` with the kind's model and return its canonical form.
+
+    Raises ``pydantic.ValidationError`` when the spec is invalid; callers
+    that hold a location translate it (``validate.py``).
+    """
+    model: BaseModel = kind.spec_model.model_validate(spec)
+    dumped = model.model_dump(mode="json", by_alias=True)
+    apply_sub_models(kind, dumped)
+    return prune(dumped)
+
+
+def canonical_metadata(labels: dict[str, str] | None, annotations: dict[str, str] | None) -> dict[str, Any]:
+    return prune({"labels": dict(sorted((labels or {}).items())),
+                  "annotations": dict(sorted((annotations or {}).items()))})
+
+
+def digest(value: Any) -> str:
+    """A stable sha256 of a JSON-able value (key order irrelevant)."""
+    return "sha256:" + hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass
+class Resource:
+    """One resource, canonical: identity (kind, name), metadata and spec."""
+
+    kind: str
+    name: str
+    spec: dict[str, Any]
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    origin: Any = None  # the RawEntry it came from (bundle side), for locations
+
+    @property
+    def kind_def(self) -> KindDef:
+        return KIND_BY_NAME[self.kind]
+
+    @property
+    def address(self) -> str:
+        return address(self.kind, self.name)
+
+    @property
+    def quoted(self) -> str:
+        return quote_address(self.kind, self.name)
+
+    @property
+    def protected(self) -> bool:
+        return str(self.annotations.get(PROTECT_ANNOTATION, "")).lower() == "true"
+
+    def body(self) -> dict[str, Any]:
+        """What the diff compares: ``{metadata: {labels, annotations}, spec}``."""
+        return {"metadata": canonical_metadata(self.labels, self.annotations), "spec": self.spec}
+
+    def digest(self) -> str:
+        return digest(self.body())
+
+    def document(self) -> dict[str, Any]:
+        """The bundle form of this resource, keys in the conventional order."""
+        metadata: dict[str, Any] = {"name": self.name}
+        metadata.update(canonical_metadata(self.labels, self.annotations))
+        return {"apiVersion": API_VERSION, "kind": self.kind, "metadata": metadata, "spec": self.spec}
+
+
+@dataclass
+class Bundle:
+    manifest: dict[str, Any]
+    resources: list[Resource]
+    source: str = "<bundle>"
+
+    def by_address(self) -> dict[str, Resource]:
+        return {r.address: r for r in self.resources}

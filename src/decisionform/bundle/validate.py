@@ -1,0 +1,378 @@
+"""From raw documents to canonical resources, collecting every located error.
+
+Schema errors are gathered across the whole bundle before raising, so a user
+sees all of them in one run, each as ``file:line:col: Offer "X".spec.f: why``.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from decisionform.bundle.kinds import KindDef, kind_names, resolve_kind
+from decisionform.bundle.model import (
+    API_VERSION,
+    Bundle,
+    PathT,
+    Resource,
+    apply_sub_models,
+    format_path,
+    normalize_name,
+    prune,
+    sub_containers,
+)
+from decisionform.bundle.source import RawBundle, RawEntry
+from decisionform.bundle.suggest import did_you_mean
+from decisionform.errors import Issue, SchemaError, quote_address
+
+RESOURCE_KEYS = ("apiVersion", "kind", "metadata", "spec")
+METADATA_KEYS = ("name", "labels", "annotations")
+MAX_NAME = 255
+
+
+def build_bundle(raw: RawBundle) -> Bundle:
+    """Validate every entry; raise ``SchemaError`` with all issues, or return the bundle."""
+    issues: list[Issue] = []
+    resources: list[Resource] = []
+    for entry in raw.entries:
+        resource = _build_resource(entry, issues)
+        if resource is not None:
+            resources.append(resource)
+    issues += _check_manifest(raw)
+    issues += check_bundle_rules(resources)
+    if issues:
+        raise SchemaError(issues)
+    return Bundle(manifest=dict(raw.manifest or {}), resources=resources, source=raw.source)
+
+
+def _check_manifest(raw: RawBundle) -> list[Issue]:
+    manifest = raw.manifest
+    if manifest is None:
+        return []
+    where = raw.manifest_doc.locate(("manifest",)) if raw.manifest_doc else None
+    if not isinstance(manifest, dict):
+        return [Issue("must be a mapping", where, path="manifest")]
+    out = []
+    version = manifest.get("apiVersion", API_VERSION)
+    if version != API_VERSION:
+        out.append(Issue(f"unsupported apiVersion {version!r}; this tool reads {API_VERSION}", where,
+                         path="manifest.apiVersion"))
+    for key in manifest:
+        if key not in ("apiVersion", "tenant", "generator", "description", "labels"):
+            hint = _hint(key, ("apiVersion", "tenant", "generator"))
+            out.append(Issue(f"unknown field {key!r}{hint}", where, path=f"manifest.{key}"))
+    return out
+
+
+def _hint(word: str, options: typing.Iterable[str]) -> str:
+    best = did_you_mean(word, options)
+    return f"; did you mean {best!r}?" if best else ""
+
+
+def _build_resource(entry: RawEntry, issues: list[Issue]) -> Resource | None:
+    data = entry.data
+    if not isinstance(data, dict):
+        issues.append(Issue("a resource must be a mapping with apiVersion, kind, metadata and spec",
+                            entry.locate(), path=format_path(entry.prefix)))
+        return None
+    kind_text = data.get("kind")
+    kind = resolve_kind(kind_text) if isinstance(kind_text, str) else None
+    name = _resource_name(entry, issues)
+    subject = quote_address(kind.name if kind else str(kind_text), name) if name else None
+    start = len(issues)
+    if kind is None:
+        hint = _hint(str(kind_text), kind_names()) if isinstance(kind_text, str) else ""
+        msg = "kind is missing" if kind_text is None else f"unknown kind {kind_text!r}{hint}"
+        issues.append(Issue(msg, entry.locate(("kind",)), resource=subject, path="kind"))
+    for key in data:
+        if key not in RESOURCE_KEYS:
+            issues.append(Issue(f"unknown field {key!r}{_hint(str(key), RESOURCE_KEYS)}",
+                                entry.locate_key((key,)), resource=subject, path=str(key)))
+    version = data.get("apiVersion", API_VERSION)
+    if version != API_VERSION:
+        issues.append(Issue(f"unsupported apiVersion {version!r}; this tool reads {API_VERSION}",
+                            entry.locate(("apiVersion",)), resource=subject, path="apiVersion"))
+    labels = _string_map(entry, "labels", subject, issues)
+    annotations = _string_map(entry, "annotations", subject, issues)
+    spec = _spec(entry, kind, subject, issues) if kind else None
+    if len(issues) > start or kind is None or name is None or spec is None:
+        return None
+    return Resource(kind=kind.name, name=name, spec=spec, labels=labels, annotations=annotations, origin=entry)
+
+
+def _resource_name(entry: RawEntry, issues: list[Issue]) -> str | None:
+    metadata = entry.data.get("metadata")
+    if not isinstance(metadata, dict):
+        issues.append(Issue("metadata with a name is required", entry.locate(("metadata",)), path="metadata"))
+        return None
+    for key in metadata:
+        if key not in METADATA_KEYS:
+            issues.append(Issue(f"unknown field {key!r}{_hint(str(key), METADATA_KEYS)}",
+                                entry.locate_key(("metadata", key)), path=f"metadata.{key}"))
+    name = metadata.get("name")
+    where = entry.locate(("metadata", "name"))
+    if not isinstance(name, str):
+        msg = "is required" if name is None else f"must be a string (got {type(name).__name__})"
+        issues.append(Issue(msg, where, path="metadata.name"))
+        return None
+    problem = name_problem(name)
+    if problem:
+        issues.append(Issue(problem, where, path="metadata.name"))
+        return None
+    return normalize_name(name)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a resource name, or None (any text of 1-255 characters)."""
+    name = normalize_name(name)
+    if not name.strip():
+        return "must not be empty"
+    if len(name) > MAX_NAME:
+        return f"is {len(name)} characters; names are at most {MAX_NAME}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "must not contain control characters (NUL, newline, tab ...)"
+    return None
+
+
+def _string_map(entry: RawEntry, field: str, subject: str | None, issues: list[Issue]) -> dict[str, str]:
+    value = entry.data.get("metadata", {}).get(field) if isinstance(entry.data.get("metadata"), dict) else None
+    if value is None:
+        return {}
+    path = ("metadata", field)
+    if not isinstance(value, dict):
+        issues.append(Issue("must be a mapping of strings", entry.locate(path), resource=subject,
+                            path=format_path(path)))
+        return {}
+    out = {}
+    for key, val in value.items():
+        if not isinstance(val, str):
+            issues.append(Issue(f"must be a string (got {_type_word(val)}); quote it", entry.locate((*path, key)),
+                                resource=subject, path=format_path((*path, key))))
+        else:
+            out[str(key)] = val
+    return dict(sorted(out.items()))
+
+
+def _spec(entry: RawEntry, kind: KindDef, subject: str | None, issues: list[Issue]) -> dict[str, Any] | None:
+    spec = entry.data.get("spec")
+    if spec is None:
+        spec = {}
+    if not isinstance(spec, dict):
+        issues.append(Issue("must be a mapping", entry.locate(("spec",)), resource=subject, path="spec"))
+        return None
+    try:
+        dumped = kind.spec_model.model_validate(spec).model_dump(mode="json", by_alias=True)
+    except ValidationError as exc:
+        issues += pydantic_issues(exc, kind.spec_model, entry, ("spec",), subject)
+        return None
+    start = len(issues)
+    for sub in kind.sub_models:
+        for where, container in sub_containers(dumped, sub):
+            model = sub.models.get(container.get(sub.selector, ""))
+            if model is None:
+                continue
+            try:
+                model.model_validate(container.get(sub.part) or {})
+            except ValidationError as exc:
+                issues += pydantic_issues(exc, model, entry, ("spec", *where, sub.part), subject)
+    if len(issues) > start:
+        return None
+    apply_sub_models(kind, dumped)
+    return prune(dumped)
+
+
+# ------------------------------------------------------ pydantic error wording
+def pydantic_issues(exc: ValidationError, model: type[BaseModel], entry: RawEntry | None,
+                    prefix: PathT, subject: str | None) -> list[Issue]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+        path = (*prefix, *loc)
+        message = _wording(err, model, loc)
+        where = None
+        if entry is not None:
+            where = entry.locate_key(path) if err["type"] == "extra_forbidden" else entry.locate(path)
+        out.append(Issue(message, where, resource=subject, path=format_path(path)))
+    return out
+
+
+def _type_word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value)
+    return type(value).__name__ if isinstance(value, dict | list) else repr(value)
+
+
+def _wording(err: Any, model: type[BaseModel], loc: PathT) -> str:
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    if kind == "extra_forbidden":
+        options = _fields_at(model, loc[:-1])
+        return f"unknown field {loc[-1]!r}{_hint(str(loc[-1]), options)}"
+    if kind == "missing":
+        return "is required"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"must be true or false (got {_type_word(value)})"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"must be a whole number (got {_type_word(value)})"
+    if kind in ("float_type", "float_parsing"):
+        return f"must be a number (got {_type_word(value)})"
+    if kind == "string_type":
+        return f"must be a string (got {_type_word(value)}); quote it"
+    if kind == "literal_error":
+        expected = ctx.get("expected", "")
+        options = [o.strip().strip("'") for o in str(expected).replace(" or ", ",").split(",") if o.strip()]
+        return f"{_type_word(value)} is not one of {', '.join(options)}{_hint(str(value), options)}"
+    if kind == "less_than_equal":
+        return f"must be <= {ctx.get('le')} (got {_type_word(value)})"
+    if kind == "greater_than_equal":
+        return f"must be >= {ctx.get('ge')} (got {_type_word(value)})"
+    if kind == "greater_than":
+        return f"must be > {ctx.get('gt')} (got {_type_word(value)})"
+    if kind == "less_than":
+        return f"must be < {ctx.get('lt')} (got {_type_word(value)})"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"must be a mapping (got {_type_word(value)})"
+    if kind == "list_type":
+        return f"must be a list (got {_type_word(value)})"
+    if kind == "string_pattern_mismatch":
+        return f"{_type_word(value)} does not match the expected format {ctx.get('pattern')}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} item(s)"
+    return str(err.get("msg", "is invalid"))
+
+
+def _fields_at(model: type[BaseModel], loc: PathT) -> list[str]:
+    """Field names of the model found at ``loc`` inside ``model`` (for did-you-mean)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        info = current.model_fields.get(part) or next(
+            (f for f in current.model_fields.values() if f.alias == part), None)
+        if info is None:
+            return []
+        current = _inner_model(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _inner_model(annotation: Any) -> Any:
+    for arg in (annotation, *typing.get_args(annotation)):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        if typing.get_origin(arg) in (list, typing.Union, types.UnionType):
+            found = _inner_model(arg)
+            if found is not None:
+                return found
+    return None
+
+
+# ----------------------------------------------------------- bundle-wide rules
+def check_bundle_rules(resources: list[Resource]) -> list[Issue]:
+    """Rules across resources that need no database: duplicates and uniqueness."""
+    issues: list[Issue] = []
+    seen: dict[tuple[str, str], Resource] = {}
+    for r in resources:
+        first = seen.get((r.kind, r.name))
+        if first is None:
+            seen[(r.kind, r.name)] = r
+            continue
+        issues.append(Issue(
+            f"duplicate resource {r.quoted}: declared at {_where(first)} and again at {_where(r)}",
+            _loc(r), resource=r.quoted))
+    for r in resources:
+        issues += _resource_rules(r)
+    issues += _unique_fields(resources)
+    defaults = [r for r in resources if r.kind == "DecisionFlow" and r.spec.get("isDefault")]
+    if len(defaults) > 1:
+        names = ", ".join(r.quoted for r in defaults)
+        issues.append(Issue(f"at most one DecisionFlow may be the default (isDefault: true); found {names}",
+                            _loc(defaults[1], ("spec", "isDefault")), resource=defaults[1].quoted,
+                            path="spec.isDefault"))
+    return issues
+
+
+def _loc(r: Resource, path: PathT = ()) -> Any:
+    return r.origin.locate(path) if r.origin is not None else None
+
+
+def _where(r: Resource) -> str:
+    entry = r.origin
+    if entry is None:
+        return "the database"
+    loc = entry.locate()
+    label = format_path(entry.prefix) or entry.doc.file
+    return f"{label} ({loc})" if loc else label
+
+
+def _unique_fields(resources: list[Resource]) -> list[Issue]:
+    issues = []
+    claimed: dict[tuple[str, str, Any], Resource] = {}
+    for r in resources:
+        for fname in r.kind_def.unique_fields:
+            value = r.spec.get(fname)
+            if value is None:
+                continue
+            other = claimed.setdefault((r.kind, fname, value), r)
+            if other is not r:
+                issues.append(Issue(
+                    f"{fname} {value!r} is used by both {other.quoted} and {r.quoted}; it must be unique",
+                    _loc(r, ("spec", fname)), resource=r.quoted, path=f"spec.{fname}",
+                    extra_locations=tuple(x for x in [_loc(other, ("spec", fname))] if x)))
+    return issues
+
+
+def _resource_rules(r: Resource) -> list[Issue]:
+    """Per-resource rules a field model cannot express."""
+    issues: list[Issue] = []
+
+    def add(msg: str, path: PathT) -> None:
+        issues.append(Issue(msg, _loc(r, path), resource=r.quoted, path=format_path(path)))
+
+    spec = r.spec
+    for i, scope in enumerate(spec.get("scopes", [])):
+        if scope.get("scope") != "global" and not scope.get("target"):
+            add(f"a {scope.get('scope')} scope needs a target (without one the platform treats it as global)",
+                ("spec", "scopes", i))
+        if scope.get("scope") == "global" and scope.get("target"):
+            add("a global scope takes no target", ("spec", "scopes", i, "target"))
+    if r.kind == "Channel":
+        _unique_in_list(spec.get("placements", []), "name", ("spec", "placements"), "placement name", add)
+    if r.kind == "DecisionFlow":
+        _unique_in_list(spec.get("nodes", []), "id", ("spec", "nodes"), "node id", add)
+        for i, node in enumerate(spec.get("nodes", [])):
+            config = node.get("config", {})
+            if node.get("type") in ("qualify", "contact_policy"):
+                listed = "rules" if node["type"] == "qualify" else "policies"
+                if config.get(listed) and config.get("mode", "all") != "selected":
+                    add(f"{listed} are only used with mode: selected", ("spec", "nodes", i, "config", listed))
+                if config.get("mode") == "selected" and not config.get(listed):
+                    add(f"mode: selected needs a list of {listed}", ("spec", "nodes", i, "config", "mode"))
+    caps = ("maxPerDay", "maxPerWeek", "maxPerMonth")
+    if (r.kind == "ContactPolicy" and spec.get("ruleType") in ("frequency_cap", "customer_total_cap")
+            and not any(spec.get("config", {}).get(k) is not None for k in caps)):
+        add("needs at least one of maxPerDay, maxPerWeek, maxPerMonth", ("spec", "config"))
+    if r.kind in ("Category", "SubCategory"):
+        _unique_in_list(spec.get("customFields", []), "key", ("spec", "customFields"), "custom field key", add)
+    return issues
+
+
+def _unique_in_list(items: list[dict[str, Any]], key: str, path: PathT, what: str, add: Any) -> None:
+    seen: dict[Any, int] = {}
+    for i, item in enumerate(items):
+        value = item.get(key)
+        if value in seen:
+            add(f"duplicate {what} {value!r} (first at {format_path((*path, seen[value]))})", (*path, i, key))
+        else:
+            seen[value] = i

@@ -1,0 +1,315 @@
+"""The engine: the one facade the CLI and the HTTP API both call.
+
+It wires the parts together — bundle loading, the live database, state,
+locks, the planner and the executor — and never prints: warnings and
+progress go to an ``Observer`` that the caller plugs in.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from decisionform import __version__
+from decisionform.bundle.dump import dump_json, dump_yaml, files_layout, write_files_layout
+from decisionform.bundle.kinds import KIND_ORDER, KINDS
+from decisionform.bundle.load import load_bundle, load_bundle_text
+from decisionform.bundle.model import API_VERSION, Bundle
+from decisionform.errors import DecisionformError, PlanFileError, StateConflictError, StateError, UsageError
+from decisionform.executor import ApplyResult, execute
+from decisionform.planner.build import (
+    PlanContext,
+    build_plan,
+    check_offline,
+    normalize_kinds,
+    normalize_targets,
+)
+from decisionform.planner.plan import Plan, PlanOptions, read_plan_file, write_plan_file
+from decisionform.providers import database as db
+from decisionform.providers.live import LiveSnapshot, read_live
+from decisionform.state.backends import DatabaseState, FileState, StateBackend
+from decisionform.state.drift import DriftReport, accept_drift, compute_drift
+from decisionform.state.locks import LeaseLock, LockInfo, list_locks, unlock, whoami
+from decisionform.state.model import State
+
+DEFAULT_DATABASE_URL = "sqlite:///decisionform.db"
+
+
+class Observer(Protocol):
+    def warn(self, message: str) -> None: ...
+    def progress(self, message: str) -> None: ...
+
+
+class SilentObserver:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def progress(self, message: str) -> None:
+        return None
+
+
+@dataclass
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    tenant: str | None = None
+    state: str = "db"  # "db" or the path of a JSON state file
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(database_url=os.environ.get("DECISIONFORM_DATABASE_URL") or DEFAULT_DATABASE_URL,
+                   tenant=os.environ.get("DECISIONFORM_TENANT") or None,
+                   state=os.environ.get("DECISIONFORM_STATE") or "db")
+
+
+@dataclass
+class ExportResult:
+    text: str | None = None  # bundle layout
+    files: dict[str, str] = field(default_factory=dict)  # files layout
+    manifest: dict[str, Any] = field(default_factory=dict)
+    count: int = 0
+
+
+class Engine:
+    def __init__(self, settings: Settings, observer: Observer | None = None,
+                 database: db.Database | None = None) -> None:
+        self.settings = settings
+        self.observer = observer or SilentObserver()
+        self._database = database
+        self._tenant_id: str | None = None
+
+    # ------------------------------------------------------------ plumbing
+    @property
+    def database(self) -> db.Database:
+        if self._database is None:
+            self._database = db.Database(self.settings.database_url)
+        return self._database
+
+    @property
+    def tenant(self) -> str:
+        if not self.settings.tenant:
+            raise UsageError("no tenant given: pass --tenant NAME or set DECISIONFORM_TENANT")
+        return self.settings.tenant
+
+    @property
+    def tenant_id(self) -> str:
+        if self._tenant_id is None:
+            with self.database.read() as conn:
+                self._tenant_id = db.tenant_id(conn, self.tenant)
+        return self._tenant_id
+
+    def state_backend(self) -> StateBackend:
+        if self.settings.state in ("", "db"):
+            return DatabaseState(self.tenant_id)
+        return FileState(self.settings.state)
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.dispose()
+
+    # ------------------------------------------------------------ admin
+    def upgrade(self) -> None:
+        self.database.upgrade()
+
+    def create_tenant(self, name: str) -> str:
+        with self.database.write() as conn:
+            return db.create_tenant(conn, name)
+
+    # ------------------------------------------------------------ bundles
+    @staticmethod
+    def load(target: str | os.PathLike[str]) -> Bundle:
+        return load_bundle(target)
+
+    @staticmethod
+    def load_text(data: bytes | str, *, filename: str = "<request body>", syntax: str | None = None) -> Bundle:
+        return load_bundle_text(data, filename=filename, syntax=syntax)
+
+    @staticmethod
+    def validate(target: str | os.PathLike[str]) -> Bundle:
+        bundle = load_bundle(target)
+        check_offline(bundle)
+        return bundle
+
+    # ------------------------------------------------------------ plan / apply
+    @staticmethod
+    def options(*, prune: bool = False, allow_empty: bool = False, kinds: Iterable[str] = (),
+                targets: Iterable[str] = ()) -> PlanOptions:
+        return PlanOptions(prune=prune, allow_empty=allow_empty, kinds=normalize_kinds(kinds),
+                           targets=normalize_targets(targets))
+
+    def _read(self) -> tuple[State, LiveSnapshot]:
+        backend = self.state_backend()
+        with self.database.read() as conn:
+            state = backend.load(conn)
+            live = read_live(conn, self.tenant_id)
+        for warning in live.warnings:
+            self.observer.warn(warning)
+        return state, live
+
+    def plan(self, bundle: Bundle, options: PlanOptions) -> Plan:
+        state, live = self._read()
+        ctx = PlanContext(tenant=self.tenant, database=self.database.identity(),
+                          state_backend=self.state_backend().kind)
+        return build_plan(bundle, live, state, options, ctx)
+
+    @staticmethod
+    def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
+        write_plan_file(plan, path)
+
+    @staticmethod
+    def read_plan(path: str | os.PathLike[str]) -> Plan:
+        return read_plan_file(path)
+
+    def _check_plan_target(self, plan: Plan) -> None:
+        if plan.tenant != self.tenant:
+            raise PlanFileError(f"the plan is for tenant {plan.tenant!r}, not {self.tenant!r}")
+        if plan.database != self.database.identity():
+            raise PlanFileError(f"the plan was made against {plan.database}, not {self.database.identity()}")
+        backend = self.state_backend().kind
+        if plan.state_backend != backend:
+            raise PlanFileError(f"the plan was made with the {plan.state_backend} state backend, "
+                                f"not the {backend} one")
+
+    def apply_plan(self, plan: Plan, *, actor: str | None = None, lock_timeout: float = 0.0,
+                   hook: Callable[[str], None] | None = None) -> ApplyResult:
+        """Apply exactly ``plan`` or refuse (stale, already applied, locked)."""
+        self._check_plan_target(plan)
+        if not plan.writes_state:
+            return ApplyResult(plan, applied=False, serial=plan.state_serial)
+        with self._lock("apply", plan.plan_id, lock_timeout):
+            return execute(self.database, self.tenant_id, plan, self.state_backend(),
+                           actor=actor or whoami(), hook=hook)
+
+    def apply_bundle(self, bundle: Bundle, options: PlanOptions, *, actor: str | None = None,
+                     lock_timeout: float = 0.0, dry_run: bool = False,
+                     hook: Callable[[str], None] | None = None) -> ApplyResult:
+        """Plan and apply under one lease, so a repeated request converges instead of applying twice."""
+        if dry_run:
+            plan = self.plan(bundle, options)
+            return ApplyResult(plan, applied=False, serial=plan.state_serial)
+        with self._lock("apply", None, lock_timeout):
+            plan = self.plan(bundle, options)
+            if not plan.writes_state:
+                return ApplyResult(plan, applied=False, serial=plan.state_serial)
+            return execute(self.database, self.tenant_id, plan, self.state_backend(),
+                           actor=actor or whoami(), hook=hook)
+
+    def _lock(self, operation: str, plan_id: str | None, timeout: float) -> LeaseLock:
+        return LeaseLock(self.database, self.tenant_id, operation, plan_id=plan_id, timeout=timeout,
+                         warn=self.observer.warn)
+
+    # ------------------------------------------------------------ refresh
+    def refresh(self, *, update_state: bool = False, force: bool = False,
+                lock_timeout: float = 0.0) -> DriftReport:
+        state, live = self._read()
+        report = DriftReport(tenant=self.tenant, database=self.database.identity(),
+                             created_at=_now(), items=compute_drift(state, live.rows),
+                             managed=len(state.resources))
+        if update_state and report.has_drift:
+            with self._lock("refresh", None, lock_timeout):
+                self._accept_drift(force)
+        return report
+
+    def _accept_drift(self, force: bool) -> None:
+        backend = self.state_backend()
+        with self.database.write() as conn:
+            state = backend.load(conn)
+            live = read_live(conn, self.tenant_id)
+            resources = accept_drift(state, live.rows, force=force)
+            if resources == state.resources:
+                return
+            try:
+                backend.stage(conn, state.next(resources, None), state.serial)
+            except BaseException:
+                backend.abort()
+                raise
+        backend.finish()
+
+    # ------------------------------------------------------------ export
+    def export_resources(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        _, live = self._read()
+        rows = sorted(live.rows.values(), key=lambda r: (KIND_ORDER[r.kind], r.name))
+        manifest = {"apiVersion": API_VERSION, "tenant": self.tenant, "generator": f"decisionform {__version__}"}
+        return manifest, [row.resource.document() for row in rows]
+
+    def export(self, *, fmt: str = "yaml", layout: str = "bundle") -> ExportResult:
+        manifest, resources = self.export_resources()
+        if layout == "files":
+            folders = {k.name: k.folder for k in KINDS}
+            return ExportResult(files=files_layout(manifest, resources, folders), manifest=manifest,
+                                count=len(resources))
+        doc = {"manifest": manifest, "resources": resources}
+        text = dump_json(doc) if fmt == "json" else dump_yaml(doc)
+        return ExportResult(text=text, manifest=manifest, count=len(resources))
+
+    @staticmethod
+    def write_files(files: dict[str, str], out_dir: str | os.PathLike[str]) -> None:
+        write_files_layout(files, Path(out_dir))
+
+    # ------------------------------------------------------------ state and locks
+    def pull_state(self) -> State:
+        backend = self.state_backend()
+        with self.database.read() as conn:
+            return backend.load(conn)
+
+    def push_state(self, new: State, *, force: bool = False, lock_timeout: float = 0.0) -> State:
+        with self._lock("state push", None, lock_timeout):
+            return self._replace_state(lambda current: _pushed(current, new, force))
+
+    def remove_from_state(self, addresses: list[str], lock_timeout: float = 0.0) -> list[str]:
+        removed: list[str] = []
+
+        def change(current: State) -> State:
+            missing = [a for a in addresses if a not in current.resources]
+            if missing:
+                raise StateError(f"not in state: {', '.join(missing)} (see `decisionform state list`)")
+            removed.extend(addresses)
+            return current.next({a: e for a, e in current.resources.items() if a not in addresses}, None)
+
+        with self._lock("state rm", None, lock_timeout):
+            self._replace_state(change)
+        return removed
+
+    def _replace_state(self, change: Callable[[State], State]) -> State:
+        backend = self.state_backend()
+        with self.database.write() as conn:
+            current = backend.load(conn)
+            new = change(current)
+            try:
+                backend.stage(conn, new, current.serial)
+            except BaseException:
+                backend.abort()
+                raise
+        backend.finish()
+        return new
+
+    def locks(self) -> list[LockInfo]:
+        return list_locks(self.database)
+
+    def unlock(self, lock_id: str) -> LockInfo:
+        return unlock(self.database, lock_id)
+
+
+def _pushed(current: State, new: State, force: bool) -> State:
+    if not force:
+        if current.lineage is not None and new.lineage != current.lineage:
+            raise StateConflictError(f"cannot push: lineage {new.lineage} differs from the current "
+                                     f"{current.lineage}; pass --force to overwrite")
+        if new.serial < current.serial:
+            raise StateConflictError(f"cannot push: serial {new.serial} is older than the current "
+                                     f"{current.serial}; pass --force to overwrite")
+    return State(lineage=new.lineage or current.lineage, serial=max(new.serial, current.serial + 1),
+                 resources=new.resources, applied_plan_ids=current.applied_plan_ids)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+__all__ = ["DecisionformError", "Engine", "Settings"]

@@ -1,0 +1,226 @@
+"""Build a Plan: desired (bundle) vs live (database) vs state.
+
+Set algebra in the manner of Alembic's autogenerate: desired − live are
+creates, the intersection is compared field by field, and — with ``--prune``
+only — managed (state) − desired are deletes. Every check that can fail runs
+here, before anything is written: references, cycles, protection, prune
+safety; an invalid bundle plans nothing at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from decisionform.bundle.kinds import KIND_BY_NAME, kind_names, resolve_kind
+from decisionform.bundle.model import Bundle, Resource, split_address
+from decisionform.bundle.references import Universe, check_references, references
+from decisionform.bundle.suggest import did_you_mean
+from decisionform.errors import (
+    Issue,
+    PruneRefused,
+    SchemaError,
+    UnresolvedReference,
+    UsageError,
+    quote_address,
+)
+from decisionform.planner.diff import changed_paths
+from decisionform.planner.graph import ResourceGraph
+from decisionform.planner.plan import Change, Plan, PlanOptions, new_plan_id, utcnow
+from decisionform.state.model import State
+
+
+def normalize_kinds(kinds: Iterable[str]) -> list[str]:
+    """``--kinds Offer,Chanel`` → canonical kind names, or a did-you-mean error."""
+    out: list[str] = []
+    for raw in kinds:
+        for word in (w.strip() for w in raw.split(",")):
+            if not word:
+                continue
+            kind = resolve_kind(word)
+            if kind is None:
+                hint = did_you_mean(word, kind_names())
+                tail = f"; did you mean {hint!r}?" if hint else ""
+                raise UsageError(f"unknown kind {word!r} in --kinds{tail} (kinds: {', '.join(kind_names())})")
+            if kind.name not in out:
+                out.append(kind.name)
+    return out
+
+
+def normalize_targets(targets: Iterable[str]) -> list[str]:
+    out = []
+    for target in targets:
+        kind_text, sep, name = target.partition(".")
+        kind = resolve_kind(kind_text)
+        if not sep or not name or kind is None:
+            hint = did_you_mean(kind_text, kind_names()) if not kind else None
+            tail = f"; did you mean {hint!r}?" if hint else ""
+            raise UsageError(f"invalid --target {target!r}: write Kind.Name, e.g. \"Offer.Gold Card\"{tail}")
+        out.append(f"{kind.name}.{name}")
+    return out
+
+
+@dataclass
+class PlanContext:
+    tenant: str
+    database: str
+    state_backend: str
+
+
+class _Builder:
+    def __init__(self, bundle: Bundle, live: Any, state: State, options: PlanOptions) -> None:
+        self.bundle, self.live, self.state, self.options = bundle, live, state, options
+        self.desired = {r.address: r for r in bundle.resources}
+
+    def in_scope(self, addr: str) -> bool:
+        kind, _ = split_address(addr)
+        o = self.options
+        return (not o.kinds or kind in o.kinds) and (not o.targets or addr in o.targets)
+
+    def build(self, ctx: PlanContext) -> Plan:
+        if self.options.prune and not self.bundle.resources and not self.options.allow_empty:
+            raise PruneRefused(
+                f"{self.bundle.source} has no resources: with --prune that would delete every managed "
+                "resource. If that is really what you want, pass --allow-empty")
+        scoped = {a: r for a, r in self.desired.items() if self.in_scope(a)}
+        deletes, forget = self._deletes()
+        universe_resources = {a: row.resource for a, row in self.live.rows.items() if a not in deletes}
+        universe_resources.update(scoped)
+        universe = Universe(universe_resources.values())
+        self._check_references(scoped, universe, deletes)
+        graph = self._graph(universe_resources, scoped, deletes)
+        changes = [self._compare(scoped[a]) for a in graph.creation_order(scoped)]
+        for addr in reversed(graph.creation_order(deletes)):
+            row = self.live.rows[addr]
+            changes.append(Change(row.kind, row.name, "delete", before=row.resource.body(), after=None,
+                                  id=row.id, version=row.version, live_digest=row.resource.digest()))
+        adopt = [c.address for c in changes if c.op == "unchanged" and self._state_lags(c)]
+        return Plan(plan_id=new_plan_id(), created_at=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    tenant=ctx.tenant, database=ctx.database, state_backend=ctx.state_backend,
+                    state_lineage=self.state.lineage, state_serial=self.state.serial,
+                    options=self.options, changes=changes, state_forget=forget, state_adopt=adopt)
+
+    def _compare(self, desired: Resource) -> Change:
+        row = self.live.rows.get(desired.address)
+        after = desired.body()
+        if row is None:
+            return Change(desired.kind, desired.name, "create", before=None, after=after)
+        before = row.resource.body()
+        paths = changed_paths(before, after)
+        return Change(desired.kind, desired.name, "update" if paths else "unchanged", before=before, after=after,
+                      changed=paths, id=row.id, version=row.version, live_digest=row.resource.digest())
+
+    def _state_lags(self, change: Change) -> bool:
+        entry = self.state.resources.get(change.address)
+        row = self.live.rows[change.address]
+        return entry is None or entry.id != row.id or entry.digest != row.resource.digest()
+
+    def _deletes(self) -> tuple[dict[str, Resource], list[str]]:
+        """Managed resources the bundle dropped (prune only), and managed ones already gone."""
+        deletes: dict[str, Resource] = {}
+        forget: list[str] = []
+        if not self.options.prune:
+            return deletes, forget
+        protected = []
+        for addr, entry in self.state.resources.items():
+            if addr in self.desired or not self.in_scope(addr):
+                continue
+            row = self.live.rows.get(addr)
+            if row is None:
+                forget.append(addr)
+                continue
+            if entry.protected or row.resource.protected:
+                protected.append(quote_address(*split_address(addr)))
+                continue
+            deletes[addr] = row.resource
+        if protected:
+            raise PruneRefused(
+                "refusing to delete protected resources (annotation decisionform/prevent-destroy: \"true\"); "
+                "remove the protection in its own apply first", protected)
+        return deletes, forget
+
+    def _check_references(self, scoped: dict[str, Resource], universe: Universe,
+                          deletes: dict[str, Resource]) -> None:
+        issues = check_references(scoped.values(), universe)
+        if issues:
+            raise UnresolvedReference(issues)
+        issues = _unique_across(universe, scoped)
+        if issues:
+            raise SchemaError(issues)
+        if deletes:
+            self._check_referrers(universe, deletes)
+
+    def _check_referrers(self, universe: Universe, deletes: dict[str, Resource]) -> None:
+        reasons = []
+        for kind in universe.by_kind.values():
+            for resource in kind.values():
+                for ref in references(resource):
+                    target = ref.target_address() or _placement_channel(ref.target)
+                    if target in deletes:
+                        where = "in the bundle" if resource.address in self.desired else "in the database"
+                        reasons.append(f"{quote_address(*split_address(target))} is still referenced by "
+                                       f"{resource.quoted} ({where}) at {ref.field}")
+        if reasons:
+            raise PruneRefused("cannot prune resources that are still referenced; remove the references first",
+                               reasons)
+
+    def _graph(self, universe: dict[str, Resource], scoped: dict[str, Resource],
+               deletes: dict[str, Resource]) -> ResourceGraph:
+        graph = ResourceGraph()
+        for addr in (*universe, *deletes):
+            graph.add(addr)
+        for resource in (*universe.values(), *deletes.values()):
+            for ref in references(resource):
+                graph.add_reference(ref)
+        graph.check_acyclic(relevant=set(scoped))
+        return graph
+
+
+def _placement_channel(target: str) -> str:
+    channel, _, _ = target.rpartition("/")
+    return f"Channel.{channel}"
+
+
+def _unique_across(universe: Universe, scoped: dict[str, Resource]) -> list[Issue]:
+    """Uniqueness that spans the bundle and the live rows it does not replace (keys, one default flow)."""
+    issues = []
+    for kind_name, resources in universe.by_kind.items():
+        kind = KIND_BY_NAME[kind_name]
+        checks = list(kind.unique_fields) + (["isDefault"] if kind_name == "DecisionFlow" else [])
+        for fname in checks:
+            owners: dict[Any, list[Resource]] = {}
+            for r in resources.values():
+                value = r.spec.get(fname)
+                if value is None or value is False:
+                    continue
+                owners.setdefault(value, []).append(r)
+            for value, rs in owners.items():
+                if len(rs) < 2 or not any(r.address in scoped for r in rs):
+                    continue
+                mine = next(r for r in rs if r.address in scoped)
+                others = ", ".join(r.quoted for r in rs if r is not mine)
+                what = "only one DecisionFlow may be the default" if fname == "isDefault" else \
+                    f"{fname} {value!r} must be unique"
+                loc = mine.origin.locate(("spec", fname)) if mine.origin is not None else None
+                issues.append(Issue(f"{what}; also used by {others}", loc, resource=mine.quoted,
+                                    path=f"spec.{fname}"))
+    return issues
+
+
+def build_plan(bundle: Bundle, live: Any, state: State, options: PlanOptions, ctx: PlanContext) -> Plan:
+    return _Builder(bundle, live, state, options).build(ctx)
+
+
+def check_offline(bundle: Bundle) -> None:
+    """What ``validate`` checks without a database: references inside the bundle, no cycle."""
+    universe = Universe(bundle.resources)
+    issues = check_references(bundle.resources, universe)
+    if issues:
+        raise UnresolvedReference(issues)
+    graph = ResourceGraph()
+    for resource in bundle.resources:
+        graph.add(resource.address)
+        for ref in references(resource):
+            graph.add_reference(ref)
+    graph.check_acyclic()

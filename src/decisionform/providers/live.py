@@ -1,0 +1,302 @@
+"""Reading a tenant's live configuration in bulk (DESIGN §3, §9).
+
+The database stores references as ids (foreign-key columns and ids inside
+JSON); a bundle only ever holds names. ``read_live`` reads every table once
+(never a query per row) and turns ids into names, so the planner compares
+like with like. Rows the platform's UI edited may not validate or may point
+at rows that were hard-deleted: those read back with a warning and a
+readable marker instead of failing, because refresh and plan must still work
+on a database that drifted (H11).
+
+Writing (names back to ids, batched statements) is in ``writes.py``; its
+public names are re-exported here, so ``live`` is the one import for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Connection, Row, select
+
+from decisionform.bundle.kinds import KIND_BY_NAME, KINDS, PLACEMENT, KindDef, RefPath, resolve_kind
+from decisionform.bundle.model import (
+    Resource,
+    address,
+    canonical_spec,
+    format_path,
+    normalize_name,
+    prune,
+)
+from decisionform.errors import UsageError, quote_address
+from decisionform.providers.schema import (
+    CHILD_FIELDS,
+    KIND_TABLES,
+    PLACEMENT_COLUMNS,
+    SPEC_COLUMNS,
+    placement_key,
+    placements,
+)
+from decisionform.providers.writes import IdMap, Write, apply_writes, id_for, new_id
+
+__all__ = ["IdMap", "LiveRow", "LiveSnapshot", "Write", "apply_writes", "assign_ids", "id_for",
+           "missing_marker", "new_id", "read_live"]
+
+COMMON_READ = ("id", "name", "description", "status", "labels", "annotations", "version",
+               "updated_at", "deleted_at")
+
+
+@dataclass
+class LiveRow:
+    kind: str
+    name: str
+    id: str
+    version: int
+    resource: Resource  # canonical: references as names
+    updated_at: datetime | None
+
+
+@dataclass
+class LiveSnapshot:
+    rows: dict[str, LiveRow]  # by address "Kind.Name"; rows not soft-deleted
+    deleted: dict[str, str]  # address -> id of the newest soft-deleted row (restore-on-create)
+    placement_ids: dict[tuple[str, str], str]  # (channel, placement) -> id, live
+    warnings: list[str]
+    # kind -> name -> id of every live row read, including kinds read only to
+    # name references (``kinds`` narrowed); PLACEMENT keys are "Channel/Placement".
+    live_ids: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def of_kind(self, kind: str) -> list[LiveRow]:
+        return [row for row in self.rows.values() if row.kind == kind]
+
+
+def missing_marker(target: str, ref_id: str) -> str:
+    """What a reference to a row that no longer exists reads as."""
+    return f"<missing {target} {ref_id}>"
+
+
+class _Names:
+    """id -> name for every row a snapshot may have to name."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, str, bool]] = {}  # id -> (kind, name, deleted)
+        self.placements: dict[str, tuple[str, str, bool]] = {}  # id -> (channel, placement, deleted)
+
+    def add_rows(self, kind: str, rows: Sequence[Row[Any]]) -> None:
+        for row in rows:
+            self.rows[row.id] = (kind, normalize_name(row.name), row.deleted_at is not None)
+
+    def add_placements(self, rows: Sequence[Row[Any]]) -> None:
+        for row in rows:
+            kind, channel, channel_deleted = self.rows.get(row.channel_id, ("", "", True))
+            if kind != "Channel":
+                channel = missing_marker("Channel", row.channel_id)
+            deleted = row.deleted_at is not None or channel_deleted
+            self.placements[row.id] = (channel, normalize_name(row.name), deleted)
+
+    def live_ids(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {k.name: {} for k in KINDS}
+        out[PLACEMENT] = {}
+        for row_id, (kind, name, deleted) in self.rows.items():
+            if not deleted:
+                out[kind][name] = row_id
+        for row_id, (channel, name, deleted) in self.placements.items():
+            if not deleted:
+                out[PLACEMENT][placement_key(channel, name)] = row_id
+        return out
+
+    def name(self, ref: RefPath, ref_id: str, where: str, warnings: list[str], qualifier: Any = None) -> str:
+        """The name ``ref_id`` stands for; a marker and a warning when it is gone.
+
+        ``qualifier`` is the (already named) sibling a qualified reference
+        belongs to: a creative's placement must be one of its channel's.
+        """
+        found = self._lookup(ref, ref_id)
+        if found is None:
+            warnings.append(f"{where}: {ref.target} {ref_id} no longer exists (removed outside "
+                            f"decisionform); read as {missing_marker(ref.target, ref_id)!r}")
+            return missing_marker(ref.target, ref_id)
+        name, deleted = found
+        if deleted:
+            warnings.append(f'{where}: refers to {ref.target} "{name}", which is deleted')
+        owner = self.placements[ref_id][0] if ref.qualifier and ref.target == PLACEMENT else None
+        if owner is not None and owner != qualifier:
+            warnings.append(f'{where}: placement "{name}" belongs to Channel "{owner}", not "{qualifier}"')
+        return name
+
+    def _lookup(self, ref: RefPath, ref_id: str) -> tuple[str, bool] | None:
+        if ref.target == PLACEMENT:
+            hit = self.placements.get(ref_id)
+            if hit is None:
+                return None
+            channel, name, deleted = hit
+            # A qualified reference (Creative.placement) holds the bare name;
+            # its channel is the sibling field.
+            return (name if ref.qualifier else placement_key(channel, name)), deleted
+        row = self.rows.get(ref_id)
+        if row is None or row[0] != ref.target:
+            return None
+        return row[1], row[2]
+
+
+# ------------------------------------------------------------------ reading
+def _wanted(kinds: Collection[str] | None) -> list[KindDef]:
+    if kinds is None:
+        return list(KINDS)
+    chosen = set()
+    for name in kinds:
+        kind = resolve_kind(name)
+        if kind is None:
+            raise UsageError(f"unknown kind {name!r}")
+        chosen.add(kind.name)
+    return [k for k in KINDS if k.name in chosen]
+
+
+def _needed(wanted: list[KindDef]) -> tuple[set[str], bool]:
+    """Kinds to read (wanted + referenced ones, for names) and whether placements are."""
+    names = {k.name for k in wanted}
+    targets = {ref.target for k in wanted for ref in k.refs}
+    with_placements = PLACEMENT in targets or any(k.name in CHILD_FIELDS for k in wanted)
+    if with_placements:
+        targets.add("Channel")  # a placement is named after its channel
+    return names | (targets - {PLACEMENT}), with_placements
+
+
+def _query_kind(conn: Connection, kind: KindDef, tenant_id: str, full: bool) -> Sequence[Row[Any]]:
+    table = KIND_TABLES[kind.name]
+    names = [*COMMON_READ, *(c.column for c in SPEC_COLUMNS[kind.name])] if full else ["id", "name", "deleted_at"]
+    return conn.execute(select(*(table.c[n] for n in names)).where(table.c.tenant_id == tenant_id)).all()
+
+
+def _query_placements(conn: Connection, tenant_id: str) -> Sequence[Row[Any]]:
+    query = select(placements).where(placements.c.tenant_id == tenant_id)
+    return conn.execute(query.order_by(placements.c.channel_id, placements.c.position, placements.c.name)).all()
+
+
+def _placement_spec(row: Row[Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": normalize_name(row.name), "description": row.description}
+    for col in PLACEMENT_COLUMNS:
+        spec[col.key] = row._mapping[col.column]
+    return {k: v for k, v in spec.items() if v is not None}
+
+
+def _children(rows: Sequence[Row[Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Live placements by channel id, in ``position`` order (the query's order)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row.deleted_at is None:
+            out.setdefault(row.channel_id, []).append(_placement_spec(row))
+    return out
+
+
+def _canonical(kind: KindDef, raw: dict[str, Any], where: str, warnings: list[str]) -> dict[str, Any]:
+    try:
+        return canonical_spec(kind, raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = format_path(tuple(first["loc"]))
+        warnings.append(f"{where}.spec{'.' + path if path else ''}: the live row does not match "
+                        f"the spec ({first['msg']}); read as stored")
+        return prune(raw)
+
+
+def _resource(kind: KindDef, row: Row[Any], names: _Names, children: dict[str, list[dict[str, Any]]],
+              warnings: list[str]) -> Resource:
+    name = normalize_name(row.name)
+    where = quote_address(kind.name, name)
+    raw: dict[str, Any] = {"status": row.status}
+    if row.description is not None:
+        raw["description"] = row.description
+    # Spec columns follow the common ones in the query (``_query_kind``);
+    # positional access is what keeps this loop cheap at 10k rows.
+    for position, col in enumerate(SPEC_COLUMNS[kind.name], start=len(COMMON_READ)):
+        if row[position] is not None:
+            raw[col.key] = row[position]
+    child = CHILD_FIELDS.get(kind.name)
+    if child:
+        raw[child] = children.get(row.id, [])
+    # Foreign-key columns sit at their spec key as ids, so one pass over the
+    # declared references names both those and the ids inside JSON; qualified
+    # references go last, once the sibling they belong to reads as a name.
+    for ref in sorted(kind.refs, key=lambda r: r.qualifier is not None):
+        ref.rewrite(raw, lambda ref_id, ref=ref: names.name(
+            ref, ref_id, f"{where}.spec.{ref.path}", warnings, raw.get(ref.qualifier or "")))
+    spec = _canonical(kind, raw, where, warnings)
+    return Resource(kind.name, name, spec, labels=dict(row.labels or {}), annotations=dict(row.annotations or {}))
+
+
+def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], names: _Names,
+             children: dict[str, list[dict[str, Any]]]) -> None:
+    newest_deleted: dict[str, tuple[datetime, str]] = {}
+    for row in sorted(rows, key=lambda r: (r.name, r.id)):
+        if row.deleted_at is not None:
+            seen = newest_deleted.get(row.name)
+            if seen is None or row.deleted_at > seen[0]:
+                newest_deleted[row.name] = (row.deleted_at, row.id)
+            continue
+        resource = _resource(kind, row, names, children, snapshot.warnings)
+        snapshot.rows[resource.address] = LiveRow(kind.name, resource.name, row.id, row.version, resource,
+                                                  row.updated_at)
+    for raw_name, (_, row_id) in newest_deleted.items():
+        addr = address(kind.name, normalize_name(raw_name))
+        if addr not in snapshot.rows:
+            snapshot.deleted[addr] = row_id
+
+
+def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = None) -> LiveSnapshot:
+    """The tenant's live rows of ``kinds`` (default: all), references as names.
+
+    One query per table: the wanted kinds in full, the kinds they reference
+    as (id, name) only, and placements when a channel or a placement
+    reference is involved.
+    """
+    wanted = _wanted(kinds)
+    needed, with_placements = _needed(wanted)
+    wanted_names = {k.name for k in wanted}
+    names = _Names()
+    full: dict[str, Sequence[Row[Any]]] = {}
+    for kind in KINDS:
+        if kind.name in needed:
+            rows = _query_kind(conn, kind, tenant_id, full=kind.name in wanted_names)
+            names.add_rows(kind.name, rows)
+            full[kind.name] = rows
+    placement_rows = _query_placements(conn, tenant_id) if with_placements else []
+    names.add_placements(placement_rows)
+    snapshot = LiveSnapshot(rows={}, deleted={}, placement_ids={}, warnings=[], live_ids=names.live_ids())
+    for row_id, (channel, name, deleted) in names.placements.items():
+        if not deleted:
+            snapshot.placement_ids[(channel, name)] = row_id
+    children = _children(placement_rows)
+    for kind in wanted:
+        _collect(snapshot, KIND_BY_NAME[kind.name], full[kind.name], names, children)
+    return snapshot
+
+
+# ------------------------------------------------------------------ ids
+def assign_ids(snapshot: LiveSnapshot, writes: list[Write]) -> IdMap:
+    """Ids for every name a set of writes may reference.
+
+    Live rows keep their ids; a create takes the id of the newest
+    soft-deleted row of that name (a restore) or a fresh one; placements
+    that written channels add get fresh ids.
+    """
+    ids = IdMap(ids={kind: dict(names) for kind, names in snapshot.live_ids.items()})
+    for write in writes:
+        if write.op != "create":
+            continue
+        restored = write.id or snapshot.deleted.get(address(write.kind, write.name))
+        if restored:
+            ids.restore.add(restored)
+        ids.set(write.kind, write.name, restored or new_id(write.kind))
+    for write in writes:
+        child = CHILD_FIELDS.get(write.kind)
+        if write.op == "delete" or child is None or write.resource is None:
+            continue
+        for item in write.resource.spec.get(child) or []:
+            key = placement_key(write.name, item["name"])
+            if ids.get(PLACEMENT, key) is None:
+                ids.set(PLACEMENT, key, new_id(PLACEMENT))
+    return ids

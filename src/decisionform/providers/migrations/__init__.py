@@ -1,0 +1,1 @@
+"""Alembic migrations of the live schema, run in code by ``Database.upgrade()``."""

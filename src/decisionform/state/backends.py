@@ -1,0 +1,144 @@
+"""Where state lives: the database (default) or a JSON file (``--state PATH``).
+
+Both follow one contract so the executor does not care which it has:
+``load`` reads, ``stage`` prepares the new state inside the apply's
+transaction, ``finish`` runs after the commit and ``abort`` after a rollback.
+The database backend writes in the same transaction as the changes; the file
+backend writes a temporary file before the commit (so an unwritable path
+fails before any row is written) and renames it into place after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+from sqlalchemy import Connection, insert, select, update
+
+from decisionform.errors import StalePlanError, StateError
+from decisionform.providers.schema import metadata
+from decisionform.state.model import State
+
+
+class StateBackend(Protocol):
+    kind: str  # "db" or "file"
+
+    def describe(self) -> str: ...
+    def load(self, conn: Connection | None) -> State: ...
+    def stage(self, conn: Connection, new: State, expected_serial: int) -> None: ...
+    def finish(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class DatabaseState:
+    """State in ``gitops_state``, one row per tenant, written in the apply's transaction."""
+
+    kind = "db"
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.table = metadata.tables["gitops_state"]
+
+    def describe(self) -> str:
+        return "database state"
+
+    def load(self, conn: Connection | None) -> State:
+        assert conn is not None
+        row = conn.execute(select(self.table).where(self.table.c.tenant_id == self.tenant_id)).mappings().first()
+        if row is None:
+            return State()
+        doc = {"format_version": 1, "lineage": row["lineage"], "serial": row["serial"],
+               "resources": row["document"] or {}, "applied_plan_ids": row["applied_plan_ids"] or []}
+        return State.from_document(doc, "database state")
+
+    def stage(self, conn: Connection, new: State, expected_serial: int) -> None:
+        doc = new.to_document()
+        values = {"lineage": doc["lineage"], "serial": doc["serial"], "document": doc["resources"],
+                  "applied_plan_ids": doc["applied_plan_ids"], "updated_at": datetime.now(UTC)}
+        t = self.table
+        if expected_serial == 0 and not self._exists(conn):
+            conn.execute(insert(t).values(tenant_id=self.tenant_id, **values))
+            return
+        result = conn.execute(update(t).where(t.c.tenant_id == self.tenant_id, t.c.serial == expected_serial)
+                              .values(**values))
+        if result.rowcount != 1:
+            raise StalePlanError([f"the state serial moved (expected {expected_serial})"])
+
+    def _exists(self, conn: Connection) -> bool:
+        t = self.table
+        return conn.execute(select(t.c.tenant_id).where(t.c.tenant_id == self.tenant_id)).first() is not None
+
+    def finish(self) -> None:
+        return None
+
+    def abort(self) -> None:
+        return None
+
+
+class FileState:
+    """State in a JSON file; replaced atomically (temp file + rename) after the commit."""
+
+    kind = "file"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._tmp: str | None = None
+
+    def describe(self) -> str:
+        return f"state file {self.path}"
+
+    def load(self, conn: Connection | None = None) -> State:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return State()
+        except OSError as exc:
+            raise StateError(f"cannot read state file {self.path}: {exc.strerror or exc}") from exc
+        try:
+            doc = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise StateError(f"state file {self.path} is not valid JSON: {exc}") from exc
+        return State.from_document(doc, f"state file {self.path}")
+
+    def stage(self, conn: Connection | None, new: State, expected_serial: int) -> None:
+        current = self.load()
+        if current.serial != expected_serial:
+            raise StalePlanError([f"the state serial moved ({expected_serial} → {current.serial}) in {self.path}"])
+        data = orjson.dumps(new.to_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        try:
+            fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent or Path("."))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            self.abort()
+            raise StateError(f"cannot write state file {self.path}: {exc.strerror or exc}") from exc
+
+    def finish(self) -> None:
+        if self._tmp is None:
+            return
+        try:
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            raise StateError(
+                f"the changes were committed but state file {self.path} could not be written "
+                f"({exc.strerror or exc}); the next plan will find the rows by name") from exc
+        finally:
+            self._tmp = None
+
+    def abort(self) -> None:
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = None
+
+    def write_now(self, new: State) -> None:
+        """Write outside an apply (state push / rm, refresh --update-state)."""
+        self.stage(None, new, self.load().serial)
+        self.finish()

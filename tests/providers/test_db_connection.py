@@ -1,0 +1,124 @@
+"""Database: URLs, transactions, error translation, tenants."""
+
+from __future__ import annotations
+
+import pytest
+from provider_helpers import count_statements
+from sqlalchemy import text
+
+from decisionform.errors import DatabaseError, TenantError
+from decisionform.providers.database import (
+    Database,
+    create_tenant,
+    list_tenants,
+    normalize_url,
+    tenant_id,
+)
+from decisionform.providers.schema import tenants, utcnow
+
+
+@pytest.mark.parametrize(("given", "driver"), [
+    ("postgres://u:p@h:5432/db", "postgresql+psycopg"),
+    ("postgresql://u@h/db", "postgresql+psycopg"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
+    ("sqlite:///x.db", "sqlite"),
+])
+def test_urls_use_psycopg_3(given: str, driver: str) -> None:
+    assert normalize_url(given).drivername == driver
+
+
+def test_identity_has_no_credentials() -> None:
+    db = Database("postgresql://alice:s3cret@db.example:6543/prod")
+    assert db.identity() == "postgresql://db.example:6543/prod"
+    assert "s3cret" not in repr(db) and "alice" not in db.identity()
+    db.dispose()
+
+
+def test_sqlite_identity_is_the_absolute_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = Database("sqlite:///rel.db")
+    assert db.identity() == f"sqlite:///{tmp_path / 'rel.db'}"
+    db.dispose()
+
+
+def test_bad_url_is_a_database_error() -> None:
+    with pytest.raises(DatabaseError, match="invalid database URL"):
+        Database("not a url")
+
+
+def test_unreachable_server_is_a_database_error() -> None:
+    db = Database("postgresql://postgres@127.0.0.1:1/nothing")
+    with pytest.raises(DatabaseError, match="database error") as err, db.read():
+        pass
+    assert isinstance(err.value.__cause__, Exception)
+    db.dispose()
+
+
+def test_write_commits_and_rolls_back(database: Database) -> None:
+    with database.write() as conn:
+        create_tenant(conn, "kept")
+    with pytest.raises(RuntimeError), database.write() as conn:
+        create_tenant(conn, "dropped")
+        raise RuntimeError("boom")
+    with database.read() as conn:
+        assert [t.name for t in list_tenants(conn)] == ["kept"]
+
+
+def test_tenants(database: Database) -> None:
+    with database.write() as conn:
+        new = create_tenant(conn, "acme")
+        assert new.startswith("ten_")
+        assert tenant_id(conn, "acme") == new
+        with pytest.raises(TenantError, match="already exists"):
+            create_tenant(conn, "acme")
+        with pytest.raises(TenantError) as err:
+            tenant_id(conn, "nope")
+    assert str(err.value) == "unknown tenant 'nope'; create it with `decisionform tenant create nope`"
+
+
+def test_driver_errors_keep_the_database_reason(database: Database) -> None:
+    with database.write() as conn:
+        create_tenant(conn, "acme")
+    with pytest.raises(DatabaseError) as err, database.write() as conn:
+        conn.execute(tenants.insert().values(id="ten_x", name="acme", created_at=utcnow()))
+    assert "unique" in str(err.value).lower()
+    assert err.value.__cause__ is not None
+
+
+def test_trigger_message_survives(database: Database, backend: str) -> None:
+    with database.write() as conn:
+        if backend == "sqlite":
+            conn.execute(text("CREATE TRIGGER boom BEFORE INSERT ON tenants WHEN NEW.name = 'Boom' "
+                              "BEGIN SELECT RAISE(ABORT, 'injected failure for Boom'); END"))
+        else:
+            conn.execute(text("CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                              "IF NEW.name = 'Boom' THEN RAISE EXCEPTION 'injected failure for Boom'; "
+                              "END IF; RETURN NEW; END $$"))
+            conn.execute(text("CREATE TRIGGER boom BEFORE INSERT ON tenants FOR EACH ROW "
+                              "EXECUTE FUNCTION boom()"))
+    with pytest.raises(DatabaseError) as err, database.write() as conn:
+        create_tenant(conn, "fine")
+        create_tenant(conn, "Boom")
+    assert "injected failure for Boom" in str(err.value)
+    with database.read() as conn:
+        assert list_tenants(conn) == []  # the whole transaction rolled back
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_reads_are_read_only_on_postgresql(database: Database) -> None:
+    with pytest.raises(DatabaseError, match="read-only"), database.read() as conn:
+        create_tenant(conn, "acme")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_sqlite_setup(database: Database) -> None:
+    with database.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    with count_statements(database.engine) as counter, database.write():
+        pass
+    assert counter.statements == ["BEGIN IMMEDIATE"]
+    with count_statements(database.engine) as counter, database.read():
+        pass
+    assert counter.statements == ["BEGIN"]
