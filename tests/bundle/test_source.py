@@ -378,8 +378,8 @@ def test_nesting_up_to_the_limit_is_fine() -> None:
     ("comments-only.yaml", "comments-only.yaml is empty: a bundle needs a `resources` list"),
     ("empty-map.yaml", "empty-map.yaml:1:1: `resources` is missing"),
     ("manifest-only.yaml", "manifest-only.yaml:2:1: `resources` is missing"),
-    ("null-resources.yaml", "null-resources.yaml:5:1: resources: `resources` must be a list (found null)"),
-    ("typo-key.yaml", "typo-key.yaml:5:1: resource: unknown top-level key `resource`; did you mean `resources`?"),
+    ("null-resources.yaml", "null-resources.yaml:5:1: `resources` must be a list (found null)"),
+    ("typo-key.yaml", "typo-key.yaml:5:1: unknown top-level key `resource`; did you mean `resources`?"),
 ])
 def test_h09_accidentally_empty_inputs(name: str, expected: str) -> None:
     assert expected in str(error_of(str(CASES / "H09-empty-bundle-prune" / name)))

@@ -19,7 +19,7 @@ from decisionform.providers.live import LiveSnapshot, Write, apply_writes, assig
 from decisionform.providers.schema import utcnow
 
 # A copy of the shared Northwind example (all nine kinds), kept with the tests.
-NORTHWIND = Path(__file__).parent / "data" / "northwind.yaml"
+NORTHWIND = Path(__file__).parents[1] / "data" / "northwind.yaml"
 
 
 def resource(kind: str, name: str, spec: dict[str, Any], labels: dict[str, str] | None = None,

@@ -529,7 +529,7 @@ class _Assembly:
             if key not in TOP_LEVEL_KEYS:
                 guess = did_you_mean(str(key), TOP_LEVEL_KEYS)
                 tail = f"; did you mean `{guess}`?" if guess else f" (allowed: {', '.join(TOP_LEVEL_KEYS)})"
-                raise _error(f"unknown top-level key `{key}`{tail}", doc.locate_key((key,)), path=str(key),
+                raise _error(f"unknown top-level key `{key}`{tail}", doc.locate_key((key,)),
                              doc=doc, doc_path=(key,))
         if data.get("manifest") is not None:
             self._set_manifest(data["manifest"], doc, ("manifest",))
@@ -537,7 +537,7 @@ class _Assembly:
             resources = data["resources"]
             if not isinstance(resources, list):
                 raise _error(f"`resources` must be a list (found {_type_name(resources)})",
-                             doc.locate_key(("resources",)), path="resources", doc=doc, doc_path=("resources",))
+                             doc.locate_key(("resources",)), doc=doc, doc_path=("resources",))
             self.has_resources = True
             self.entries += [RawEntry(item, doc, ("resources", i)) for i, item in enumerate(resources)]
         return None
@@ -545,11 +545,11 @@ class _Assembly:
     def _set_manifest(self, value: Any, doc: SourceDocument, path: PathT) -> None:
         if not isinstance(value, dict):
             raise _error(f"`manifest` must be a mapping (found {_type_name(value)})", doc.locate(path),
-                         path="manifest", doc=doc, doc_path=path)
+                         doc=doc, doc_path=path)
         if self.manifest_doc is not None and value != self.manifest:
             first = self.manifest_doc.locate(("manifest",))
             raise _error(f"a second, different `manifest` (the first is at {first})", doc.locate(path),
-                         path="manifest", doc=doc, doc_path=path)
+                         doc=doc, doc_path=path)
         self.manifest, self.manifest_doc = value, doc
 
     def finish(self, empty_message: str) -> RawBundle:
