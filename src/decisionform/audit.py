@@ -101,3 +101,12 @@ def list_audit(conn: Connection, tenant_id: str, *, action: str | None = None, l
     if action:
         query = query.where(t.c.action == action)
     return [dict(r) for r in conn.execute(query.order_by(t.c.id.desc()).limit(limit)).mappings()]
+
+
+def row_document(row: dict[str, Any], tenant: str) -> dict[str, Any]:
+    """One audit row as the API lists it (DESIGN §7)."""
+    return {"id": row["id"], "action": row["action"], "entityType": row["entity_type"],
+            "entityName": row["entity_name"], "before": row["before"], "after": row["after"],
+            "summary": row["summary"], "actor": row["actor"], "planId": row.get("plan_id"), "tenant": tenant,
+            "timestamp": _stamp(row["created_at"]), "prevHash": row["prev_hash"],
+            "integrityHash": row["integrity_hash"]}

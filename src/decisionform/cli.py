@@ -320,8 +320,8 @@ def state_show(address: str) -> None:
     """Show one managed resource as state records it."""
     import orjson
 
+    from decisionform.bundle.secrets import redact_body
     from decisionform.errors import UsageError
-    from decisionform.planner.redact import redact_body
 
     entry = engine_from_ctx().pull_state().resources.get(address)
     if entry is None:

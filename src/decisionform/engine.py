@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from decisionform import __version__
+from decisionform.audit import ChainCheck, list_audit, row_document, verify_chain
 from decisionform.bundle.dump import dump_json, dump_yaml, files_layout, write_files_layout
 from decisionform.bundle.kinds import KIND_ORDER, KINDS
 from decisionform.bundle.load import load_bundle, load_bundle_text
 from decisionform.bundle.model import API_VERSION, Bundle
+from decisionform.bundle.secrets import SENSITIVE, env_refs, map_secrets
 from decisionform.errors import DecisionformError, PlanFileError, StateConflictError, StateError, UsageError
 from decisionform.executor import ApplyResult, execute
 from decisionform.planner.build import (
@@ -29,12 +31,14 @@ from decisionform.planner.build import (
     normalize_targets,
 )
 from decisionform.planner.plan import Plan, PlanOptions, read_plan_file, write_plan_file
+from decisionform.providers import apikeys
 from decisionform.providers import database as db
 from decisionform.providers.live import LiveSnapshot, read_live
 from decisionform.state.backends import DatabaseState, FileState, StateBackend
 from decisionform.state.drift import DriftReport, accept_drift, compute_drift
 from decisionform.state.locks import LeaseLock, LockInfo, list_locks, unlock, whoami
 from decisionform.state.model import State
+from decisionform.state.reports import list_drift_reports, store_drift_report, tenants_with_state
 
 DEFAULT_DATABASE_URL = "sqlite:///decisionform.db"
 
@@ -76,6 +80,16 @@ class ExportResult:
     count: int = 0
 
 
+@dataclass
+class DriftCheck:
+    """One tenant's result of ``drift_check_all``: a stored report, or the error that stopped it."""
+
+    tenant: str
+    report_id: int | None = None
+    report: DriftReport | None = None
+    error: DecisionformError | None = None
+
+
 class Engine:
     def __init__(self, settings: Settings, observer: Observer | None = None,
                  database: db.Database | None = None) -> None:
@@ -83,6 +97,7 @@ class Engine:
         self.observer = observer or SilentObserver()
         self._database = database
         self._tenant_id: str | None = None
+        self._sealing_key: str | None = None
 
     # ------------------------------------------------------------ plumbing
     @property
@@ -103,6 +118,14 @@ class Engine:
             with self.database.read() as conn:
                 self._tenant_id = db.tenant_id(conn, self.tenant)
         return self._tenant_id
+
+    @property
+    def sealing_key(self) -> str:
+        """The tenant's key for plan-file secrets and secret hashes (bundle/secrets.py)."""
+        if self._sealing_key is None:
+            with self.database.write() as conn:
+                self._sealing_key = db.sealing_key(conn, self.tenant_id)
+        return self._sealing_key
 
     def state_backend(self) -> StateBackend:
         if self.settings.state in ("", "db"):
@@ -155,12 +178,11 @@ class Engine:
     def plan(self, bundle: Bundle, options: PlanOptions) -> Plan:
         state, live = self._read()
         ctx = PlanContext(tenant=self.tenant, database=self.database.identity(),
-                          state_backend=self.state_backend().kind)
+                          state_backend=self.state_backend().kind, sealing_key=self.sealing_key)
         return build_plan(bundle, live, state, options, ctx)
 
-    @staticmethod
-    def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
-        write_plan_file(plan, path)
+    def save_plan(self, plan: Plan, path: str | os.PathLike[str]) -> None:
+        write_plan_file(plan, path, self.sealing_key)
 
     @staticmethod
     def read_plan(path: str | os.PathLike[str]) -> Plan:
@@ -184,7 +206,7 @@ class Engine:
             return ApplyResult(plan, applied=False, serial=plan.state_serial)
         with self._lock("apply", plan.plan_id, lock_timeout):
             return execute(self.database, self.tenant_id, plan, self.state_backend(),
-                           actor=actor or whoami(), hook=hook)
+                           actor=actor or whoami(), key=self.sealing_key, hook=hook)
 
     def apply_bundle(self, bundle: Bundle, options: PlanOptions, *, actor: str | None = None,
                      lock_timeout: float = 0.0, dry_run: bool = False,
@@ -198,7 +220,7 @@ class Engine:
             if not plan.writes_state:
                 return ApplyResult(plan, applied=False, serial=plan.state_serial)
             return execute(self.database, self.tenant_id, plan, self.state_backend(),
-                           actor=actor or whoami(), hook=hook)
+                           actor=actor or whoami(), key=self.sealing_key, hook=hook)
 
     def _lock(self, operation: str, plan_id: str | None, timeout: float) -> LeaseLock:
         return LeaseLock(self.database, self.tenant_id, operation, plan_id=plan_id, timeout=timeout,
@@ -209,7 +231,7 @@ class Engine:
                 lock_timeout: float = 0.0) -> DriftReport:
         state, live = self._read()
         report = DriftReport(tenant=self.tenant, database=self.database.identity(),
-                             created_at=_now(), items=compute_drift(state, live.rows),
+                             created_at=_now(), items=compute_drift(state, live.rows, self.sealing_key),
                              managed=len(state.resources))
         if update_state and report.has_drift:
             with self._lock("refresh", None, lock_timeout):
@@ -221,7 +243,7 @@ class Engine:
         with self.database.write() as conn:
             state = backend.load(conn)
             live = read_live(conn, self.tenant_id)
-            resources = accept_drift(state, live.rows, force=force)
+            resources = accept_drift(state, live.rows, self.sealing_key, force=force)
             if resources == state.resources:
                 return
             try:
@@ -236,7 +258,8 @@ class Engine:
         _, live = self._read()
         rows = sorted(live.rows.values(), key=lambda r: (KIND_ORDER[r.kind], r.name))
         manifest = {"apiVersion": API_VERSION, "tenant": self.tenant, "generator": f"decisionform {__version__}"}
-        return manifest, [row.resource.document() for row in rows]
+        # Secrets are exported as "(sensitive)" = keep the database's value when planned back.
+        return manifest, [_redacted_document(row.resource) for row in rows]
 
     def export(self, *, fmt: str = "yaml", layout: str = "bundle") -> ExportResult:
         manifest, resources = self.export_resources()
@@ -251,6 +274,75 @@ class Engine:
     @staticmethod
     def write_files(files: dict[str, str], out_dir: str | os.PathLike[str]) -> None:
         write_files_layout(files, Path(out_dir))
+
+    # ------------------------------------------------------------ API keys, audit, drift reports
+    def for_tenant(self, tenant: str) -> Engine:
+        """An engine for ``tenant`` on the same database (the API makes one per request)."""
+        settings = Settings(database_url=self.settings.database_url, tenant=tenant, state=self.settings.state)
+        return Engine(settings, observer=SilentObserver(), database=self.database)
+
+    def create_api_key(self, role: str, *, name: str | None = None,
+                       expires: str | None = None) -> tuple[apikeys.ApiKey, str]:
+        """A new key for this tenant: its record and the plaintext, which is never stored."""
+        apikeys.check_role(role)
+        expires_at = apikeys.parse_expiry(expires)
+        with self.database.write() as conn:
+            return apikeys.create_api_key(conn, self.tenant_id, role, name=name, expires_at=expires_at)
+
+    def list_api_keys(self) -> list[apikeys.ApiKey]:
+        """This tenant's keys, or every tenant's when no tenant is set."""
+        tenant_id = self.tenant_id if self.settings.tenant else None
+        with self.database.read() as conn:
+            return apikeys.list_api_keys(conn, tenant_id)
+
+    def revoke_api_key(self, ident: str) -> apikeys.ApiKey:
+        tenant_id = self.tenant_id if self.settings.tenant else None
+        with self.database.write() as conn:
+            return apikeys.revoke_api_key(conn, ident, tenant_id)
+
+    def authenticate(self, key: str) -> apikeys.ApiKey:
+        """The record of a usable key; AccessDenied when unknown, revoked or expired."""
+        with self.database.read() as conn:
+            return apikeys.verify_api_key(conn, key)
+
+    def audit_logs(self, *, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """This tenant's audit rows, newest first, in the API's shape."""
+        with self.database.read() as conn:
+            rows = list_audit(conn, self.tenant_id, action=action, limit=limit)
+        return [row_document(row, self.tenant) for row in rows]
+
+    def verify_audit(self) -> ChainCheck:
+        with self.database.read() as conn:
+            return verify_chain(conn, self.tenant_id)
+
+    @staticmethod
+    def env_references(bundle: Bundle) -> list[str]:
+        """Every ``${env:NAME}`` secret reference of ``bundle``, as ``Kind "Name".path: NAME``."""
+        return [f"{r.quoted}.{'.'.join(path)}: ${{env:{name}}}"
+                for r in bundle.resources for path, name in env_refs(r.kind, r.body()).items()]
+
+    def drift_check(self) -> tuple[int, DriftReport]:
+        """Refresh this tenant against its state (writing no state) and store the report."""
+        report = self.refresh()
+        with self.database.write() as conn:
+            return store_drift_report(conn, self.tenant_id, report.to_document()), report
+
+    def drift_check_all(self) -> list[DriftCheck]:
+        """``drift_check`` for every tenant that has database state; one tenant's error stops only it."""
+        with self.database.read() as conn:
+            names = tenants_with_state(conn)
+        results = []
+        for name in names:
+            try:
+                report_id, report = self.for_tenant(name).drift_check()
+                results.append(DriftCheck(name, report_id, report))
+            except DecisionformError as exc:
+                results.append(DriftCheck(name, error=exc))
+        return results
+
+    def drift_reports(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self.database.read() as conn:
+            return list_drift_reports(conn, self.tenant_id, limit)
 
     # ------------------------------------------------------------ state and locks
     def pull_state(self) -> State:
@@ -306,6 +398,12 @@ def _pushed(current: State, new: State, force: bool) -> State:
                                      f"{current.serial}; pass --force to overwrite")
     return State(lineage=new.lineage or current.lineage, serial=max(new.serial, current.serial + 1),
                  resources=new.resources, applied_plan_ids=current.applied_plan_ids)
+
+
+def _redacted_document(resource: Any) -> dict[str, Any]:
+    doc = resource.document()
+    doc["spec"] = map_secrets(resource.kind, {"spec": doc["spec"]}, lambda _p, _v: SENSITIVE)["spec"]
+    return doc
 
 
 def _now() -> str:

@@ -20,6 +20,7 @@ Anything else that escapes is a real fault (a bug or a broken database).
     │   ├── LockedError          another run holds the tenant's lease
     │   └── StateConflictError   push/pull lineage or serial mismatch
     ├── TenantError              unknown tenant, or tenant already exists
+    ├── AccessDenied             unknown, revoked or expired API key (HTTP 403)
     └── DatabaseError            the database refused (driver error, translated)
 
 Each error carries where it happened: an ``Issue`` names the file location
@@ -214,6 +215,12 @@ class StateConflictError(StateError):
 
 class TenantError(DecisionformError):
     code = "tenant_error"
+
+
+class AccessDenied(DecisionformError):
+    """An API key that cannot be used: unknown, revoked or expired."""
+
+    code = "forbidden"
 
 
 class DatabaseError(DecisionformError):

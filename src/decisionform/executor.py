@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from decisionform.audit import write_apply_audit
-from decisionform.bundle.model import Resource, split_address
+from decisionform.bundle import secrets
+from decisionform.bundle.compare import changed_paths
+from decisionform.bundle.model import Resource, digest, split_address
 from decisionform.errors import AlreadyAppliedError, StalePlanError, quote_address
-from decisionform.planner.diff import changed_paths
 from decisionform.planner.plan import Change, Plan
 from decisionform.providers.live import LiveSnapshot, Write, apply_writes, assign_ids, id_for, read_live
 from decisionform.state.backends import StateBackend
@@ -36,7 +37,7 @@ class ApplyResult:
     audit_rows: int = 0
 
 
-def _moved(change: Change, live: LiveSnapshot) -> str | None:
+def _moved(change: Change, live: LiveSnapshot, key: str) -> str | None:
     """How the live row behind ``change`` moved since the plan, or None."""
     who = quote_address(change.kind, change.name)
     row = live.rows.get(change.address)
@@ -46,14 +47,15 @@ def _moved(change: Change, live: LiveSnapshot) -> str | None:
         return f"{who} was deleted since the plan"
     if row.id != change.id:
         return f"{who} was replaced by another row since the plan"
-    if row.version != change.version or row.resource.digest() != change.live_digest:
-        fields = changed_paths(change.before, row.resource.body())
+    now_body = secrets.hashed(row.kind, row.resource.body(), key)
+    if row.version != change.version or digest(now_body) != change.live_digest:
+        fields = changed_paths(change.before, now_body)
         detail = f": {', '.join(fields)}" if fields else ""
         return f"{who} changed since the plan (version {change.version} → {row.version}){detail}"
     return None
 
 
-def check_not_stale(plan: Plan, state: State, live: LiveSnapshot) -> None:
+def check_not_stale(plan: Plan, state: State, live: LiveSnapshot, key: str) -> None:
     if plan.plan_id in state.applied_plan_ids:
         raise AlreadyAppliedError(f"plan {plan.plan_id} was already applied; make a new plan")
     moved = []
@@ -63,48 +65,71 @@ def check_not_stale(plan: Plan, state: State, live: LiveSnapshot) -> None:
         moved.append(f"the state serial moved ({plan.state_serial} → {state.serial}): another apply ran")
     for change in plan.changes:
         if change.is_change or change.address in plan.state_adopt:
-            reason = _moved(change, live)
+            reason = _moved(change, live, key)
             if reason:
                 moved.append(reason)
     if moved:
         raise StalePlanError(moved)
 
 
-def _writes(plan: Plan, live: LiveSnapshot) -> list[Write]:
+def _effective_bodies(plan: Plan, key: str) -> dict[str, dict[str, Any]]:
+    """What to write: sealed secrets opened, ``${env:…}`` resolved and checked against plan time."""
+    bodies: dict[str, dict[str, Any]] = {}
+    moved = []
+    for c in plan.changes:
+        if c.op not in ("create", "update"):
+            continue
+        body = secrets.resolve_env(c.kind, c.name, secrets.unseal(c.kind, c.after, key))
+        for path, expected in c.env_hashes.items():
+            value = secrets.value_at(body, tuple(path.split(".")))
+            if secrets.hash_value(value, key) != expected:
+                moved.append(f"{quote_address(c.kind, c.name)}.{path}: the value of its environment variable "
+                             "changed since the plan")
+        bodies[c.address] = body
+    if moved:
+        raise StalePlanError(moved)
+    return bodies
+
+
+def _writes(plan: Plan, live: LiveSnapshot, bodies: dict[str, dict[str, Any]]) -> list[Write]:
     out = []
     for c in plan.changes:
         if c.op == "create":
-            out.append(Write("create", c.kind, c.name, _resource(c), id=live.deleted.get(c.address)))
+            out.append(Write("create", c.kind, c.name, _resource(c, bodies[c.address]),
+                             id=live.deleted.get(c.address)))
         elif c.op == "update":
-            out.append(Write("update", c.kind, c.name, _resource(c), id=c.id, expected_version=c.version))
+            out.append(Write("update", c.kind, c.name, _resource(c, bodies[c.address]), id=c.id,
+                             expected_version=c.version))
         elif c.op == "delete":
             out.append(Write("delete", c.kind, c.name, None, id=c.id, expected_version=c.version))
     return out
 
 
-def _resource(change: Change) -> Resource:
-    body = change.after or {}
+def _resource(change: Change, body: dict[str, Any]) -> Resource:
     meta = body.get("metadata", {})
     return Resource(kind=change.kind, name=change.name, spec=body.get("spec", {}),
                     labels=meta.get("labels", {}), annotations=meta.get("annotations", {}))
 
 
-def _next_resources(plan: Plan, state: State, live: LiveSnapshot, ids: Any) -> dict[str, StateEntry]:
+def _next_resources(plan: Plan, state: State, live: LiveSnapshot, ids: Any,
+                    bodies: dict[str, dict[str, Any]], key: str) -> dict[str, StateEntry]:
+    """State keeps secrets only as keyed hashes."""
     resources = dict(state.resources)
     for c in plan.changes:
         if c.op in ("create", "update"):
-            resources[c.address] = StateEntry.of(id_for(ids, c.kind, c.name), c.after or {})
+            body = secrets.hashed(c.kind, bodies[c.address], key)
+            resources[c.address] = StateEntry.of(id_for(ids, c.kind, c.name), body)
         elif c.op == "delete":
             resources.pop(c.address, None)
         elif c.address in plan.state_adopt:
             row = live.rows[c.address]
-            resources[c.address] = StateEntry.of(row.id, row.resource.body())
+            resources[c.address] = StateEntry.of(row.id, secrets.hashed(c.kind, row.resource.body(), key))
     for addr in plan.state_forget:
         resources.pop(addr, None)
     return resources
 
 
-def execute(database: Any, tenant_id: str, plan: Plan, backend: StateBackend, *, actor: str,
+def execute(database: Any, tenant_id: str, plan: Plan, backend: StateBackend, *, actor: str, key: str,
             hook: Hook | None = None) -> ApplyResult:
     """Apply ``plan``; the caller holds the tenant's lease. All or nothing."""
     if not plan.writes_state:
@@ -114,14 +139,16 @@ def execute(database: Any, tenant_id: str, plan: Plan, backend: StateBackend, *,
         with database.write() as conn:
             state = backend.load(conn)
             live = read_live(conn, tenant_id)
-            check_not_stale(plan, state, live)
+            check_not_stale(plan, state, live, key)
+            bodies = _effective_bodies(plan, key)
             hook("checked")
             now = datetime.now(UTC)
-            writes = _writes(plan, live)
+            writes = _writes(plan, live, bodies)
             ids = assign_ids(live, writes)
             apply_writes(conn, tenant_id, writes, ids, now)
             hook("written")
-            new_state = state.next(_next_resources(plan, state, live, ids), plan.plan_id if plan.has_changes else None)
+            resources = _next_resources(plan, state, live, ids, bodies, key)
+            new_state = state.next(resources, plan.plan_id if plan.has_changes else None)
             backend.stage(conn, new_state, state.serial)
             hook("state")
             rows = write_apply_audit(conn, tenant_id, plan, actor, now) if plan.has_changes else 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from conftest import NORTHWIND, CliEnv
+from support import NORTHWIND, CliEnv
 
 NORTHWIND_COUNTS = {"Category": 4, "SubCategory": 4, "Channel": 5, "Offer": 8, "Creative": 10,
                     "QualificationRule": 5, "ContactPolicy": 9, "ArbitrationProfile": 3, "DecisionFlow": 3}

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 
 from decisionform.bundle.model import Bundle
 from decisionform.bundle.source import RawBundle, read_bundle, read_bundle_text
-from decisionform.bundle.validate import build_bundle
+from decisionform.bundle.validate import build_bundle, name_resource
+from decisionform.errors import ParseError
 
 
 @contextmanager
@@ -29,11 +30,18 @@ def gc_paused() -> Iterator[None]:
 
 def load_bundle(target: str | os.PathLike[str]) -> Bundle:
     with gc_paused():
-        return build_bundle(read_bundle(target))
+        try:
+            raw = read_bundle(target)
+        except ParseError as exc:
+            raise name_resource(exc) from None
+        return build_bundle(raw)
 
 
 def load_bundle_text(data: bytes | str, *, filename: str = "<request body>",
                      syntax: str | None = None) -> Bundle:
     with gc_paused():
-        raw: RawBundle = read_bundle_text(data, filename=filename, syntax=syntax)  # type: ignore[arg-type]
+        try:
+            raw: RawBundle = read_bundle_text(data, filename=filename, syntax=syntax)  # type: ignore[arg-type]
+        except ParseError as exc:
+            raise name_resource(exc) from None
         return build_bundle(raw)

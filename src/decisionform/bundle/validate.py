@@ -24,9 +24,9 @@ from decisionform.bundle.model import (
     prune,
     sub_containers,
 )
-from decisionform.bundle.source import RawBundle, RawEntry
+from decisionform.bundle.source import RawBundle, RawEntry, format_doc_path
 from decisionform.bundle.suggest import did_you_mean
-from decisionform.errors import Issue, SchemaError, quote_address
+from decisionform.errors import Issue, ParseError, SchemaError, quote_address
 
 RESOURCE_KEYS = ("apiVersion", "kind", "metadata", "spec")
 METADATA_KEYS = ("name", "labels", "annotations")
@@ -46,6 +46,39 @@ def build_bundle(raw: RawBundle) -> Bundle:
     if issues:
         raise SchemaError(issues)
     return Bundle(manifest=dict(raw.manifest or {}), resources=resources, source=raw.source)
+
+
+def name_resource(err: ParseError) -> ParseError:
+    """``err`` with the resource it sits in named: ``Offer "Gold Card".spec``, not ``resources[1].spec``.
+
+    The reader knows only document paths; it leaves the document and the path on
+    the error (``doc``, ``doc_path``) so that the resource can be named here.
+    """
+    doc, path = getattr(err, "doc", None), tuple(getattr(err, "doc_path", None) or ())
+    data = doc.data if doc is not None else None
+    if len(err.issues) != 1 or not isinstance(data, dict):
+        return err
+    if path[:1] == ("resources",) and len(path) > 1 and isinstance(path[1], int):
+        listed = data.get("resources")
+        entry = listed[path[1]] if isinstance(listed, list) and 0 <= path[1] < len(listed) else None
+        rest = path[2:]
+    elif not {"manifest", "resources"} & set(data):  # a one-resource document (files layout)
+        entry, rest = data, path
+    else:
+        return err
+    metadata = entry.get("metadata") if isinstance(entry, dict) else None
+    kind_text, name = entry.get("kind") if isinstance(entry, dict) else None, \
+        metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(kind_text, str) or not isinstance(name, str):
+        return err
+    kind = resolve_kind(kind_text)
+    issue = err.issues[0]
+    named = ParseError([Issue(issue.message, issue.location,
+                              resource=quote_address(kind.name if kind else kind_text, normalize_name(name)),
+                              path=(format_doc_path(rest) or None) if issue.path else None,
+                              extra_locations=issue.extra_locations)])
+    named.doc, named.doc_path = doc, path  # type: ignore[attr-defined]
+    return named
 
 
 def _check_manifest(raw: RawBundle) -> list[Issue]:
@@ -167,21 +200,33 @@ def _spec(entry: RawEntry, kind: KindDef, subject: str | None, issues: list[Issu
         dumped = kind.spec_model.model_validate(spec).model_dump(mode="json", by_alias=True)
     except ValidationError as exc:
         issues += pydantic_issues(exc, kind.spec_model, entry, ("spec",), subject)
+        _sub_model_issues(kind, spec, entry, subject, issues)  # why: every error in one run
         return None
     start = len(issues)
-    for sub in kind.sub_models:
-        for where, container in sub_containers(dumped, sub):
-            model = sub.models.get(container.get(sub.selector, ""))
-            if model is None:
-                continue
-            try:
-                model.model_validate(container.get(sub.part) or {})
-            except ValidationError as exc:
-                issues += pydantic_issues(exc, model, entry, ("spec", *where, sub.part), subject)
+    _sub_model_issues(kind, dumped, entry, subject, issues)
     if len(issues) > start:
         return None
     apply_sub_models(kind, dumped)
     return prune(dumped)
+
+
+def _sub_model_issues(kind: KindDef, spec: dict[str, Any], entry: RawEntry, subject: str | None,
+                      issues: list[Issue]) -> None:
+    """Issues of the selector-chosen parts (a rule's config, a node's config) of ``spec``.
+
+    ``spec`` may be the raw, invalid spec: parts whose selector or shape the spec
+    model already refused are skipped, so nothing is reported twice.
+    """
+    for sub in kind.sub_models:
+        for where, container in sub_containers(spec, sub):
+            selector, part = container.get(sub.selector, ""), container.get(sub.part)
+            model = sub.models.get(selector) if isinstance(selector, str) else None
+            if model is None or not isinstance(part, dict | None):
+                continue
+            try:
+                model.model_validate(part or {})
+            except ValidationError as exc:
+                issues += pydantic_issues(exc, model, entry, ("spec", *where, sub.part), subject)
 
 
 # ------------------------------------------------------ pydantic error wording

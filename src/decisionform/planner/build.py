@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from decisionform.bundle import secrets
+from decisionform.bundle.compare import changed_paths
 from decisionform.bundle.kinds import KIND_BY_NAME, kind_names, resolve_kind
-from decisionform.bundle.model import Bundle, Resource, split_address
+from decisionform.bundle.model import Bundle, Resource, digest, split_address
 from decisionform.bundle.references import Universe, check_references, references
 from decisionform.bundle.suggest import did_you_mean
 from decisionform.errors import (
@@ -25,7 +27,6 @@ from decisionform.errors import (
     UsageError,
     quote_address,
 )
-from decisionform.planner.diff import changed_paths
 from decisionform.planner.graph import ResourceGraph
 from decisionform.planner.plan import Change, Plan, PlanOptions, new_plan_id, utcnow
 from decisionform.state.model import State
@@ -66,11 +67,13 @@ class PlanContext:
     tenant: str
     database: str
     state_backend: str
+    sealing_key: str  # keys the hashes of secrets (bundle/secrets.py)
 
 
 class _Builder:
-    def __init__(self, bundle: Bundle, live: Any, state: State, options: PlanOptions) -> None:
+    def __init__(self, bundle: Bundle, live: Any, state: State, options: PlanOptions, key: str) -> None:
         self.bundle, self.live, self.state, self.options = bundle, live, state, options
+        self.key = key
         self.desired = {r.address: r for r in bundle.resources}
 
     def in_scope(self, addr: str) -> bool:
@@ -93,8 +96,8 @@ class _Builder:
         changes = [self._compare(scoped[a]) for a in graph.creation_order(scoped)]
         for addr in reversed(graph.creation_order(deletes)):
             row = self.live.rows[addr]
-            changes.append(Change(row.kind, row.name, "delete", before=row.resource.body(), after=None,
-                                  id=row.id, version=row.version, live_digest=row.resource.digest()))
+            changes.append(Change(row.kind, row.name, "delete", before=self._hashed(row), after=None,
+                                  id=row.id, version=row.version, live_digest=self.live_digest(row)))
         adopt = [c.address for c in changes if c.op == "unchanged" and self._state_lags(c)]
         return Plan(plan_id=new_plan_id(), created_at=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
                     tenant=ctx.tenant, database=ctx.database, state_backend=ctx.state_backend,
@@ -102,19 +105,32 @@ class _Builder:
                     options=self.options, changes=changes, state_forget=forget, state_adopt=adopt)
 
     def _compare(self, desired: Resource) -> Change:
+        """Compare effective values (``${env:…}`` resolved, ``(sensitive)`` kept from live);
+        keep secrets out of the Change: ``before`` holds hashes, ``after`` the bundle's form."""
+        kind, name = desired.kind, desired.name
         row = self.live.rows.get(desired.address)
-        after = desired.body()
+        live_body = row.resource.body() if row is not None else None
+        after = secrets.keep_live(kind, name, desired.body(), live_body)
+        effective = secrets.resolve_env(kind, name, after)
+        env_hashes = {".".join(path): secrets.hash_value(secrets.value_at(effective, path), self.key)
+                      for path in secrets.env_refs(kind, after)}
         if row is None:
-            return Change(desired.kind, desired.name, "create", before=None, after=after)
-        before = row.resource.body()
-        paths = changed_paths(before, after)
-        return Change(desired.kind, desired.name, "update" if paths else "unchanged", before=before, after=after,
-                      changed=paths, id=row.id, version=row.version, live_digest=row.resource.digest())
+            return Change(kind, name, "create", before=None, after=after, env_hashes=env_hashes)
+        paths = changed_paths(live_body, effective)
+        return Change(kind, name, "update" if paths else "unchanged", before=self._hashed(row), after=after,
+                      changed=paths, id=row.id, version=row.version, live_digest=self.live_digest(row),
+                      env_hashes=env_hashes)
+
+    def _hashed(self, row: Any) -> Any:
+        return secrets.hashed(row.kind, row.resource.body(), self.key)
+
+    def live_digest(self, row: Any) -> str:
+        return digest(self._hashed(row))
 
     def _state_lags(self, change: Change) -> bool:
         entry = self.state.resources.get(change.address)
         row = self.live.rows[change.address]
-        return entry is None or entry.id != row.id or entry.digest != row.resource.digest()
+        return entry is None or entry.id != row.id or entry.digest != self.live_digest(row)
 
     def _deletes(self) -> tuple[dict[str, Resource], list[str]]:
         """Managed resources the bundle dropped (prune only), and managed ones already gone."""
@@ -142,7 +158,11 @@ class _Builder:
 
     def _check_references(self, scoped: dict[str, Resource], universe: Universe,
                           deletes: dict[str, Resource]) -> None:
-        issues = check_references(scoped.values(), universe)
+        # A reference to a resource this plan would prune still resolves: the
+        # referrer check below refuses the prune and names the referrer.
+        resolvable = Universe([*(r for k in universe.by_kind.values() for r in k.values()),
+                               *deletes.values()]) if deletes else universe
+        issues = check_references(scoped.values(), resolvable)
         if issues:
             raise UnresolvedReference(issues)
         issues = _unique_across(universe, scoped)
@@ -209,7 +229,7 @@ def _unique_across(universe: Universe, scoped: dict[str, Resource]) -> list[Issu
 
 
 def build_plan(bundle: Bundle, live: Any, state: State, options: PlanOptions, ctx: PlanContext) -> Plan:
-    return _Builder(bundle, live, state, options).build(ctx)
+    return _Builder(bundle, live, state, options, ctx.sealing_key).build(ctx)
 
 
 def check_offline(bundle: Bundle) -> None:

@@ -20,8 +20,8 @@ from typing import Any, Literal
 import orjson
 
 from decisionform.bundle.model import address
+from decisionform.bundle.secrets import redact_change, seal
 from decisionform.errors import PlanFileError
-from decisionform.planner.redact import redact_change
 
 PLAN_FILE_FORMAT = "decisionform-plan/1"
 DOCUMENT_VERSION = "1.0"
@@ -46,7 +46,8 @@ class Change:
     changed: list[str] = field(default_factory=list)
     id: str | None = None  # live row id (update, delete, unchanged)
     version: int | None = None  # live row version at plan time
-    live_digest: str | None = None
+    live_digest: str | None = None  # digest of the live body (secrets hashed) at plan time
+    env_hashes: dict[str, str] = field(default_factory=dict)  # secret path -> hash of its ${env:…} value
 
     @property
     def address(self) -> str:
@@ -117,14 +118,17 @@ class Plan:
 
 
 def diff_entry(change: Change) -> dict[str, Any]:
-    before, after = redact_change(change.kind, change.before, change.after)
+    before, after = redact_change(change.kind, change.before, change.after, change.changed)
     return {"kind": change.kind, "name": change.name, "op": change.op,
             "changedFields": list(change.changed), "before": before, "after": after}
 
 
 # ------------------------------------------------------------------ plan file
-def _body(plan: Plan) -> dict[str, Any]:
+def _body(plan: Plan, sealing_key: str) -> dict[str, Any]:
+    """The plan as stored: literal secrets in ``after`` are sealed with the tenant's key."""
     body = asdict(plan)
+    for change in body["changes"]:
+        change["after"] = seal(change["kind"], change["after"], sealing_key)
     return body
 
 
@@ -132,8 +136,8 @@ def _checksum(body_bytes: bytes) -> str:
     return "sha256:" + hashlib.sha256(body_bytes).hexdigest()
 
 
-def write_plan_file(plan: Plan, path: str | os.PathLike[str]) -> None:
-    body_bytes = orjson.dumps(_body(plan), option=orjson.OPT_SORT_KEYS)
+def write_plan_file(plan: Plan, path: str | os.PathLike[str], sealing_key: str) -> None:
+    body_bytes = orjson.dumps(_body(plan, sealing_key), option=orjson.OPT_SORT_KEYS)
     doc = b'{"format":"' + PLAN_FILE_FORMAT.encode() + b'","checksum":"' + _checksum(body_bytes).encode() \
         + b'","plan":' + body_bytes + b"}\n"
     target = Path(path)

@@ -211,8 +211,11 @@ def create_tenant(conn: Connection, name: str) -> str:
     name = _check_tenant_name(name)
     if conn.execute(select(tenants.c.id).where(tenants.c.name == name)).first() is not None:
         raise TenantError(f"tenant {name!r} already exists")
+    from decisionform.bundle.secrets import new_sealing_key
+
     tenant_id = make_id(TENANT_PREFIX)
-    conn.execute(tenants.insert().values(id=tenant_id, name=name, created_at=utcnow()))
+    conn.execute(tenants.insert().values(id=tenant_id, name=name, created_at=utcnow(),
+                                         sealing_key=new_sealing_key()))
     return tenant_id
 
 
@@ -222,6 +225,18 @@ def tenant_id(conn: Connection, name: str) -> str:
     if found is None:
         raise TenantError(f"unknown tenant {name!r}; create it with `decisionform tenant create {name}`")
     return found
+
+
+def sealing_key(conn: Connection, tenant: str) -> str:
+    """The tenant's key for sealing plan-file secrets, created on first use."""
+    from decisionform.bundle.secrets import new_sealing_key
+
+    key = conn.execute(select(tenants.c.sealing_key).where(tenants.c.id == tenant)).scalar()
+    if key:
+        return str(key)
+    conn.execute(tenants.update().where(tenants.c.id == tenant, tenants.c.sealing_key.is_(None))
+                 .values(sealing_key=new_sealing_key()))
+    return str(conn.execute(select(tenants.c.sealing_key).where(tenants.c.id == tenant)).scalar())
 
 
 def list_tenants(conn: Connection) -> list[Tenant]:

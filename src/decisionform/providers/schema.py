@@ -234,6 +234,9 @@ def _access_tables(md: MetaData) -> None:
         _id(),
         Column("name", String(255), nullable=False),
         _ts("created_at"),
+        # Encrypts secrets inside plan files (bundle/secrets.py): a plan
+        # artifact alone reveals nothing without this database.
+        Column("sealing_key", String(64), nullable=True),
         UniqueConstraint("name"),
     )
     Table(

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from decisionform.bundle.compare import changed_paths
 from decisionform.bundle.kinds import KIND_ORDER
 from decisionform.bundle.model import split_address
+from decisionform.bundle.secrets import hashed, redact_change
 from decisionform.errors import StateError
-from decisionform.planner.diff import changed_paths
-from decisionform.planner.redact import redact_change
 from decisionform.state.model import State, StateEntry
 
 DOCUMENT_VERSION = "1.0"
@@ -32,7 +32,7 @@ class DriftItem:
     after: dict[str, Any] | None = None  # live view
 
     def as_document(self) -> dict[str, Any]:
-        before, after = redact_change(self.kind, self.before, self.after)
+        before, after = redact_change(self.kind, self.before, self.after, self.changed)
         doc: dict[str, Any] = {"kind": self.kind, "name": self.name, "status": self.status,
                                "changedFields": list(self.changed)}
         if before is not None:
@@ -71,25 +71,25 @@ def _order(addr: str) -> tuple[int, str]:
     return (KIND_ORDER.get(kind, 99), name)
 
 
-def compute_drift(state: State, live_rows: dict[str, Any]) -> list[DriftItem]:
-    """``live_rows``: address → LiveRow (non-deleted rows)."""
+def compute_drift(state: State, live_rows: dict[str, Any], key: str) -> list[DriftItem]:
+    """``live_rows``: address → LiveRow (non-deleted rows); secrets compare by keyed hash."""
     items: list[DriftItem] = []
     for addr in sorted(set(state.resources) | set(live_rows), key=_order):
         kind, name = split_address(addr)
         entry, row = state.resources.get(addr), live_rows.get(addr)
         if entry is None:
-            items.append(DriftItem(kind, name, "unmanaged", after=row.resource.body()))
+            items.append(DriftItem(kind, name, "unmanaged", after=hashed(kind, row.resource.body(), key)))
         elif row is None:
             items.append(DriftItem(kind, name, "deleted", before=entry.body()))
         else:
-            body = row.resource.body()
+            body = hashed(kind, row.resource.body(), key)
             paths = changed_paths(entry.body(), body)
             if paths:
                 items.append(DriftItem(kind, name, "changed", paths, before=entry.body(), after=body))
     return items
 
 
-def accept_drift(state: State, live_rows: dict[str, Any], *, force: bool) -> dict[str, StateEntry]:
+def accept_drift(state: State, live_rows: dict[str, Any], key: str, *, force: bool) -> dict[str, StateEntry]:
     """State resources after ``refresh --update-state``: live values of managed rows; never adoption."""
     missing = [a for a in state.resources if a not in live_rows]
     managed = len(state.resources)
@@ -102,5 +102,5 @@ def accept_drift(state: State, live_rows: dict[str, Any], *, force: bool) -> dic
     for addr in state.resources:
         row = live_rows.get(addr)
         if row is not None:
-            out[addr] = StateEntry.of(row.id, row.resource.body())
+            out[addr] = StateEntry.of(row.id, hashed(row.kind, row.resource.body(), key))
     return out

@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('created_at', TIMESTAMP, server_default=NOW, nullable=False),
+    sa.Column('sealing_key', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tenants')),
     sa.UniqueConstraint('name', name=op.f('uq_tenants_name'))
     )

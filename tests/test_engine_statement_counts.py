@@ -14,9 +14,9 @@ from contextlib import contextmanager
 import yaml_rs
 from sqlalchemy import event
 
-from conftest import NORTHWIND
 from decisionform.bundle.load import load_bundle_text
 from decisionform.engine import Engine, Settings
+from support import NORTHWIND
 
 
 def _grown(extra: int) -> str:

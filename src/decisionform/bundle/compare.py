@@ -1,4 +1,4 @@
-"""Field-level differences between two canonical bodies.
+"""Field-level differences between two canonical bodies (plan diffs and drift).
 
 Both sides are canonical (``bundle.model.canonical_spec``), so equality is
 plain ``==`` and a difference is reported as the deepest path that differs:
