@@ -1,15 +1,18 @@
 # Two commands do all the set-up: `make demo` and `make test`.
 PY ?= python3
+SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench stress clean
 
+# pip's warnings about unusable local index folders on some machines are noise: filter them,
+# but keep pip's exit status (pipefail).
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	set -o pipefail; $(BIN)/pip install --quiet --upgrade pip 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	set -o pipefail; $(BIN)/pip install --quiet -e '.[test]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -62,3 +62,18 @@ def _offer_ids(url: str) -> dict[str, str]:
             return {name: row_id for row_id, name in conn.execute(text("SELECT id, name FROM offers"))}
     finally:
         db.dispose()
+
+
+CONTOSO = NORTHWIND.parents[2] / "examples" / "contoso" / "bundle.yaml"
+
+
+def test_project_example_converges(cli: CliEnv) -> None:
+    """The demo's bundle: valid, applies, re-plans to zero, and so does its export."""
+    cli.ok("validate", CONTOSO)
+    planned = cli.ok("plan", CONTOSO, "--out", "demo.out", "--format", "json").json()
+    assert planned["summary"]["created"] == 53
+    assert {d["kind"] for d in planned["diffs"]} == set(NORTHWIND_COUNTS)
+    cli.ok("apply", "demo.out")
+    assert cli.run("plan", CONTOSO, "--detailed-exitcode").code == 0
+    cli.ok("export", "--out", "contoso-export.yaml")
+    assert cli.run("plan", "contoso-export.yaml", "--detailed-exitcode").code == 0
