@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from decisionform.planner.plan import Plan, diff_entry
 from decisionform.providers.schema import metadata
+from decisionform.providers.writes import bulk_insert
 
 GENESIS = "0" * 64
 
@@ -72,7 +73,7 @@ def write_apply_audit(conn: Connection, tenant_id: str, plan: Plan, actor: str, 
     for row in rows:
         row["prev_hash"] = prev
         row["integrity_hash"] = prev = row_hash(prev, row)
-    conn.execute(insert(metadata.tables["audit_logs"]), rows)
+    bulk_insert(conn, metadata.tables["audit_logs"], rows)  # ids (the chain's order) follow the rows' order
     return len(rows)
 
 

@@ -8,8 +8,11 @@ the traceback.
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -24,17 +27,62 @@ COMMON = ("database_url", "tenant", "state", "debug")
 
 
 class CliObserver:
-    """Warnings to stderr; progress only on a TTY and never with JSON output."""
+    """Warnings to stderr. Progress: a status line on stderr for a step that runs over a
+    second (``Reading the database… 3s``), replaced by the next step and erased when the
+    command writes its output or ends; only on a TTY, and never with JSON output."""
+
+    DELAY = 1.0  # seconds a step runs before it is shown
+    TICK = 0.25
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
+        self.live = not quiet and sys.stderr.isatty()
+        self._lock = threading.Lock()
+        self._step: tuple[str, float] | None = None  # (message, started)
+        self._shown = False  # a status line is on the screen
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
 
     def warn(self, message: str) -> None:
-        click.echo(f"Warning: {message}", err=True)
+        with self._lock:
+            self._erase()
+            click.echo(f"Warning: {message}", err=True)
 
     def progress(self, message: str) -> None:
-        if not self.quiet and sys.stderr.isatty():
-            click.echo(message, err=True)
+        """A step starts (the engine's parse, read, plan, apply ...)."""
+        if not self.live:
+            return
+        with self._lock:
+            self._step = (message, time.monotonic())
+            self._erase()
+        if self._ticker is None:
+            self._ticker = threading.Thread(target=self._tick, name="decisionform-progress", daemon=True)
+            self._ticker.start()
+
+    def close(self) -> None:
+        """The work is over: stop, and leave no status line behind."""
+        self._stop.set()
+        with self._lock:
+            self._step = None
+            self._erase()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.TICK):
+            with self._lock:
+                if self._step is None:
+                    continue
+                message, started = self._step
+                elapsed = time.monotonic() - started
+                if elapsed >= self.DELAY:
+                    sys.stderr.write(f"\r\x1b[K{message}… {elapsed:.0f}s")
+                    sys.stderr.flush()
+                    self._shown = True
+
+    def _erase(self) -> None:
+        if self._shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self._shown = False
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,7 +122,18 @@ def engine_from_ctx(quiet: bool = False) -> Any:
         settings.tenant = obj["tenant"]
     if obj.get("state"):
         settings.state = obj["state"]
-    return Engine(settings, observer=CliObserver(quiet=quiet))
+    observer = CliObserver(quiet=quiet)
+    _OBSERVERS.append(observer)
+    return Engine(settings, observer=observer)
+
+
+_OBSERVERS: list[CliObserver] = []
+
+
+def _end_progress() -> None:
+    """Erase any progress line: before output, and when the command ends."""
+    while _OBSERVERS:
+        _OBSERVERS.pop().close()
 
 
 def _color() -> bool:
@@ -94,6 +153,7 @@ def _render_drift(doc: dict[str, Any], fmt: str) -> str:
 
 
 def _emit(text: str) -> None:
+    _end_progress()
     click.echo(text, nl=not text.endswith("\n"))
 
 
@@ -138,9 +198,8 @@ def tenant_create(name: str) -> None:
 @common_options
 def validate(bundle: str) -> None:
     """Check BUNDLE offline: parse, schema, references, cycles."""
-    from decisionform.engine import Engine
-
-    loaded = Engine.validate(bundle)
+    loaded = engine_from_ctx().validate(bundle)
+    _end_progress()
     click.echo(f"{bundle}: valid ({len(loaded.resources)} resources).")
 
 
@@ -266,6 +325,7 @@ def export(fmt: str, layout: str, out: str | None) -> None:
 
     engine = engine_from_ctx()
     result = engine.export(fmt=fmt, layout=layout)
+    _end_progress()
     if layout == "files":
         if not out:
             raise UsageError("--layout files needs --out DIRECTORY")
@@ -384,7 +444,7 @@ def lock_list() -> None:
     if not locks:
         click.echo("No locks held.")
     for info in locks:
-        click.echo(f"{info.lock_id}  tenant {info.tenant_id}  {info.describe()}")
+        click.echo(f"{info.lock_id}  tenant {info.tenant or info.tenant_id}  {info.describe()}")
 
 
 @lock_group.command("unlock")
@@ -396,6 +456,77 @@ def lock_unlock(lock_id: str) -> None:
     click.echo(f"Removed lock {info.lock_id} held by {info.holder} (pid {info.pid}, {info.operation}).")
 
 
+# ------------------------------------------------------------------ API keys and the server
+@cli.group("apikey")
+def apikey_group() -> None:
+    """Keys for the HTTP API (each binds a tenant and a role; only a hash is stored)."""
+
+
+@apikey_group.command("create")
+@click.option("--role", required=True, help="viewer, editor or admin.")
+@click.option("--name", default=None, help="Shown in audit rows as the actor (default: the key id).")
+@click.option("--expires", default=None, help="A duration (90d, 12h, 2w) or an ISO date / date-time (UTC).")
+@common_options
+def apikey_create(role: str, name: str | None, expires: str | None) -> None:
+    """Create a key for --tenant; print it once (stdout), the only time it is shown."""
+    record, key = engine_from_ctx().create_api_key(role, name=name, expires=expires)
+    click.echo(key)
+    until = f", expires {record.expires_at:%Y-%m-%dT%H:%M:%SZ}" if record.expires_at else ""
+    click.echo(f"Created API key {record.id} ({record.name!r}, tenant {record.tenant!r}, role {record.role}"
+               f"{until}). Store it now: it is not shown again.", err=True)
+
+
+@apikey_group.command("list")
+@common_options
+def apikey_list() -> None:
+    """List keys (of --tenant, or of every tenant): id, prefix, tenant, role, name, status."""
+    keys = engine_from_ctx().list_api_keys()
+    if not keys:
+        click.echo("No API keys.")
+    for k in keys:
+        until = f"  expires {k.expires_at:%Y-%m-%dT%H:%M:%SZ}" if k.expires_at else ""
+        click.echo(f"{k.id}  {k.prefix}…  tenant {k.tenant}  {k.role}  {k.status()}  {k.name!r}{until}")
+
+
+@apikey_group.command("revoke")
+@click.argument("key_id")
+@common_options
+def apikey_revoke(key_id: str) -> None:
+    """Revoke KEY_ID (the key id, or the prefix that `apikey list` shows)."""
+    record = engine_from_ctx().revoke_api_key(key_id)
+    click.echo(f"Revoked API key {record.id} ({record.name!r}, tenant {record.tenant!r}).")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256))
+@click.option("--trust-tenant-header", is_flag=True,
+              help="Honour X-Tenant-Id without a key: only behind a proxy that authenticates and sets it.")
+@click.option("--max-body-bytes", default=32 * 1024 * 1024, show_default=True, type=click.IntRange(1),
+              help="Larger request bodies get 413.")
+@click.option("--lock-timeout", default="0s", show_default=True,
+              help="How long an apply waits for the tenant's lock before 409.")
+@common_options
+def serve(host: str, port: int, workers: int, trust_tenant_header: bool, max_body_bytes: int,
+          lock_timeout: str) -> None:
+    """Serve the HTTP API (uvicorn). The cron route needs DECISIONFORM_CRON_SECRET in the environment."""
+    from decisionform.api.app import ApiSettings
+    from decisionform.api.server import serve as run_server
+    from decisionform.errors import UsageError
+    from decisionform.state.locks import parse_duration
+
+    gc.enable()  # a long-running server needs the cyclic GC that `run` pauses for one-shot commands
+    engine = engine_from_ctx()
+    if engine.settings.state not in ("", "db"):
+        raise UsageError("the server keeps state in the database: drop --state / DECISIONFORM_STATE")
+    settings = ApiSettings.from_env()
+    settings = ApiSettings(database_url=engine.settings.database_url, trust_tenant_header=trust_tenant_header,
+                           cron_secret=settings.cron_secret, max_body_bytes=max_body_bytes,
+                           lock_timeout=parse_duration(lock_timeout))
+    run_server(settings, host=host, port=port, workers=workers)
+
+
 # ================================================================== entry
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (errors mapped to 1, never a traceback)."""
@@ -403,8 +534,16 @@ def run(argv: list[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    gc_enabled = gc.isenabled()
+    # A command is one short process: the cyclic GC would only walk the bundle's
+    # millions of objects again and again (DESIGN §9); reference counting still
+    # frees them. `serve` turns it back on for the server's lifetime.
+    gc.disable()
     try:
-        result = cli.main(args=args, prog_name="decisionform", standalone_mode=False)
+        try:
+            result = cli.main(args=args, prog_name="decisionform", standalone_mode=False)
+        finally:
+            _end_progress()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     except click.exceptions.Abort:
@@ -424,6 +563,9 @@ def run(argv: list[str] | None = None) -> int:
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (a bug; rerun with --debug for details)",
                    err=True)
         return EXIT_ERROR
+    finally:
+        if gc_enabled:
+            gc.enable()
     return result if isinstance(result, int) else EXIT_OK
 
 

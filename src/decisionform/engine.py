@@ -7,6 +7,7 @@ progress go to an ``Observer`` that the caller plugs in.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from decisionform.bundle.kinds import KIND_ORDER, KINDS
 from decisionform.bundle.load import load_bundle, load_bundle_text
 from decisionform.bundle.model import API_VERSION, Bundle
 from decisionform.bundle.secrets import SENSITIVE, env_refs, map_secrets
+from decisionform.bundle.source import gc_paused
 from decisionform.errors import DecisionformError, PlanFileError, StateConflictError, StateError, UsageError
 from decisionform.executor import ApplyResult, execute
 from decisionform.planner.build import (
@@ -41,6 +43,17 @@ from decisionform.state.model import State
 from decisionform.state.reports import list_drift_reports, store_drift_report, tenants_with_state
 
 DEFAULT_DATABASE_URL = "sqlite:///decisionform.db"
+
+
+def _bulk(method: Callable[..., Any]) -> Any:
+    """Run ``method`` with the cyclic GC paused: bulk work makes millions of acyclic
+    objects, and the collector walking them again and again costs 2.5-4x (DESIGN §9)."""
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with gc_paused():
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 class Observer(Protocol):
@@ -145,17 +158,18 @@ class Engine:
             return db.create_tenant(conn, name)
 
     # ------------------------------------------------------------ bundles
-    @staticmethod
-    def load(target: str | os.PathLike[str]) -> Bundle:
+    def load(self, target: str | os.PathLike[str]) -> Bundle:
+        self.observer.progress(f"Reading {os.fspath(target)}")
         return load_bundle(target)
 
-    @staticmethod
-    def load_text(data: bytes | str, *, filename: str = "<request body>", syntax: str | None = None) -> Bundle:
+    def load_text(self, data: bytes | str, *, filename: str = "<request body>", syntax: str | None = None) -> Bundle:
+        self.observer.progress(f"Reading {filename}")
         return load_bundle_text(data, filename=filename, syntax=syntax)
 
-    @staticmethod
-    def validate(target: str | os.PathLike[str]) -> Bundle:
-        bundle = load_bundle(target)
+    @_bulk
+    def validate(self, target: str | os.PathLike[str]) -> Bundle:
+        bundle = self.load(target)
+        self.observer.progress(f"Checking references of {len(bundle.resources):,} resources")
         check_offline(bundle)
         return bundle
 
@@ -168,6 +182,7 @@ class Engine:
 
     def _read(self) -> tuple[State, LiveSnapshot]:
         backend = self.state_backend()
+        self.observer.progress("Reading the database")
         with self.database.read() as conn:
             state = backend.load(conn)
             live = read_live(conn, self.tenant_id)
@@ -175,10 +190,12 @@ class Engine:
             self.observer.warn(warning)
         return state, live
 
+    @_bulk
     def plan(self, bundle: Bundle, options: PlanOptions) -> Plan:
         state, live = self._read()
         ctx = PlanContext(tenant=self.tenant, database=self.database.identity(),
                           state_backend=self.state_backend().kind, sealing_key=self.sealing_key)
+        self.observer.progress(f"Planning {len(bundle.resources):,} resources against {len(live.rows):,} rows")
         return build_plan(bundle, live, state, options, ctx)
 
     def save_plan(self, plan: Plan, path: str | os.PathLike[str]) -> None:
@@ -198,6 +215,7 @@ class Engine:
             raise PlanFileError(f"the plan was made with the {plan.state_backend} state backend, "
                                 f"not the {backend} one")
 
+    @_bulk
     def apply_plan(self, plan: Plan, *, actor: str | None = None, lock_timeout: float = 0.0,
                    hook: Callable[[str], None] | None = None) -> ApplyResult:
         """Apply exactly ``plan`` or refuse (stale, already applied, locked)."""
@@ -205,9 +223,16 @@ class Engine:
         if not plan.writes_state:
             return ApplyResult(plan, applied=False, serial=plan.state_serial)
         with self._lock("apply", plan.plan_id, lock_timeout):
+            self._applying(plan)
             return execute(self.database, self.tenant_id, plan, self.state_backend(),
                            actor=actor or whoami(), key=self.sealing_key, hook=hook)
 
+    def _applying(self, plan: Plan) -> None:
+        s = plan.summary()
+        self.observer.progress(f"Applying {s['created']:,} creates, {s['updated']:,} updates, "
+                               f"{s['deleted']:,} deletes")
+
+    @_bulk
     def apply_bundle(self, bundle: Bundle, options: PlanOptions, *, actor: str | None = None,
                      lock_timeout: float = 0.0, dry_run: bool = False,
                      hook: Callable[[str], None] | None = None) -> ApplyResult:
@@ -219,6 +244,7 @@ class Engine:
             plan = self.plan(bundle, options)
             if not plan.writes_state:
                 return ApplyResult(plan, applied=False, serial=plan.state_serial)
+            self._applying(plan)
             return execute(self.database, self.tenant_id, plan, self.state_backend(),
                            actor=actor or whoami(), key=self.sealing_key, hook=hook)
 
@@ -227,9 +253,11 @@ class Engine:
                          warn=self.observer.warn)
 
     # ------------------------------------------------------------ refresh
+    @_bulk
     def refresh(self, *, update_state: bool = False, force: bool = False,
                 lock_timeout: float = 0.0) -> DriftReport:
         state, live = self._read()
+        self.observer.progress(f"Comparing {len(live.rows):,} rows with state")
         report = DriftReport(tenant=self.tenant, database=self.database.identity(),
                              created_at=_now(), items=compute_drift(state, live.rows, self.sealing_key),
                              managed=len(state.resources))
@@ -242,7 +270,7 @@ class Engine:
         backend = self.state_backend()
         with self.database.write() as conn:
             state = backend.load(conn)
-            live = read_live(conn, self.tenant_id)
+            live = read_live(conn, self.tenant_id, resources=state.resources)  # only managed rows are compared
             resources = accept_drift(state, live.rows, self.sealing_key, force=force)
             if resources == state.resources:
                 return
@@ -261,8 +289,10 @@ class Engine:
         # Secrets are exported as "(sensitive)" = keep the database's value when planned back.
         return manifest, [_redacted_document(row.resource) for row in rows]
 
+    @_bulk
     def export(self, *, fmt: str = "yaml", layout: str = "bundle") -> ExportResult:
         manifest, resources = self.export_resources()
+        self.observer.progress(f"Writing {len(resources):,} resources")
         if layout == "files":
             folders = {k.name: k.folder for k in KINDS}
             return ExportResult(files=files_layout(manifest, resources, folders), manifest=manifest,
@@ -324,8 +354,12 @@ class Engine:
     def drift_check(self) -> tuple[int, DriftReport]:
         """Refresh this tenant against its state (writing no state) and store the report."""
         report = self.refresh()
+        return self.store_drift_report(report), report
+
+    def store_drift_report(self, report: DriftReport) -> int:
+        """Keep ``report`` in ``drift_reports`` for this tenant; returns its id. Refresh alone stores nothing."""
         with self.database.write() as conn:
-            return store_drift_report(conn, self.tenant_id, report.to_document()), report
+            return store_drift_report(conn, self.tenant_id, report.to_document())
 
     def drift_check_all(self) -> list[DriftCheck]:
         """``drift_check`` for every tenant that has database state; one tenant's error stops only it."""

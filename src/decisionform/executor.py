@@ -55,6 +55,12 @@ def _moved(change: Change, live: LiveSnapshot, key: str) -> str | None:
     return None
 
 
+def _compared(plan: Plan) -> set[str]:
+    """The rows whose content the checks below compare: those the plan updates, deletes or adopts
+    (for a create only the row's absence matters, so the rest is read without normalising)."""
+    return {c.address for c in plan.changes if c.op in ("update", "delete")} | set(plan.state_adopt)
+
+
 def check_not_stale(plan: Plan, state: State, live: LiveSnapshot, key: str) -> None:
     if plan.plan_id in state.applied_plan_ids:
         raise AlreadyAppliedError(f"plan {plan.plan_id} was already applied; make a new plan")
@@ -70,6 +76,16 @@ def check_not_stale(plan: Plan, state: State, live: LiveSnapshot, key: str) -> N
                 moved.append(reason)
     if moved:
         raise StalePlanError(moved)
+
+
+def _nothing_left(plan: Plan, state: State, live: LiveSnapshot, key: str) -> bool:
+    """A plan without changes only brings state in line with live rows it saw; once state already
+    says so (it was applied before), applying it again writes nothing and succeeds."""
+    if plan.has_changes:
+        return False
+    if any(_moved(c, live, key) for c in plan.changes if c.address in plan.state_adopt):
+        return False
+    return _next_resources(plan, state, live, None, {}, key) == state.resources
 
 
 def _effective_bodies(plan: Plan, key: str) -> dict[str, dict[str, Any]]:
@@ -138,7 +154,9 @@ def execute(database: Any, tenant_id: str, plan: Plan, backend: StateBackend, *,
     try:
         with database.write() as conn:
             state = backend.load(conn)
-            live = read_live(conn, tenant_id)
+            live = read_live(conn, tenant_id, resources=_compared(plan))
+            if _nothing_left(plan, state, live, key):
+                return ApplyResult(plan, applied=False, serial=state.serial)
             check_not_stale(plan, state, live, key)
             bodies = _effective_bodies(plan, key)
             hook("checked")

@@ -25,6 +25,7 @@ from decisionform.api.errors import error_body
 access_log = logging.getLogger("decisionform.access")
 error_log = logging.getLogger("decisionform.api")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+STACK_FRAMES = 12
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,8 +39,8 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]
             doc["error"] = {"type": type(exc).__name__, "message": str(exc),
-                            "stack": [f"{f.filename}:{f.lineno} in {f.name}"
-                                      for f in traceback.extract_tb(exc.__traceback__)]}
+                            "stack": [f"{f.filename}:{f.lineno} in {f.name}"  # the innermost frames
+                                      for f in traceback.extract_tb(exc.__traceback__)[-STACK_FRAMES:]]}
         return orjson.dumps(doc, default=str).decode()
 
 

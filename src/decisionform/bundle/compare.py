@@ -23,7 +23,10 @@ def same(a: Any, b: Any) -> bool:
 def changed_paths(before: Any, after: Any, prefix: PathT = ()) -> list[str]:
     if same(before, after):
         return []
-    if isinstance(before, dict) and isinstance(after, dict):
+    if isinstance(before, dict | None) and isinstance(after, dict | None):
+        # An absent mapping reads as an empty one: a label added where there
+        # were none is ``metadata.labels.team``, not all of ``metadata.labels``.
+        before, after = before or {}, after or {}
         out: list[str] = []
         for key in list(before) + [k for k in after if k not in before]:
             out += changed_paths(before.get(key), after.get(key), (*prefix, key))

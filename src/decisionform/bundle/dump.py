@@ -163,7 +163,10 @@ def files_layout(manifest: Mapping[str, Any], resources: list[Mapping[str, Any]]
         name = str(metadata.get("name", "")) if isinstance(metadata, Mapping) else ""
         folder = _safe_folder(folders.get(kind) or slugify(kind))
         groups.setdefault((folder, slugify(name)), []).append((name, resource))
-    files = {"manifest.yaml": dump_yaml({"manifest": dict(manifest)})}
+    # With no resource file, the manifest says "no resources" itself: a folder holding only
+    # a manifest reads as an accident (source.py), and the export must read back the same.
+    head = {"manifest": dict(manifest)} if resources else {"manifest": dict(manifest), "resources": []}
+    files = {"manifest.yaml": dump_yaml(head)}
     for path, resource in _assign_paths(groups).items():
         files[path] = dump_yaml(resource)
     return files

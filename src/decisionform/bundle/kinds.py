@@ -14,7 +14,7 @@ whose ``type`` is ``inventory``), ``scopes[scope=channel].target``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,49 +66,61 @@ class RefPath:
     def column(self) -> bool:
         return len(self.steps) == 1
 
-    def find(self, spec: dict[str, Any]) -> Iterator[tuple[tuple[str | int, ...], str]]:
-        """Yield (concrete path, referenced name) for every occurrence."""
-        prefix = spec.get(self.qualifier) if self.qualifier else None
-        for loc, value in _walk(spec, self.steps, ()):
-            if isinstance(value, str):
-                yield loc, (f"{prefix}/{value}" if self.qualifier else value)
+    def find(self, spec: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
+        """(concrete path, referenced name) of every occurrence."""
+        if len(self.steps) == 1 and not self.qualifier:  # a top-level field: most references
+            key = self.steps[0].key
+            value = spec.get(key) if key is not None else None
+            return [((key,), value)] if isinstance(value, str) else []
+        found: list[tuple[tuple[str | int, ...], Any]] = []
+        _collect(spec, self.steps, 0, (), found)
+        if self.qualifier:
+            prefix = spec.get(self.qualifier)
+            return [(loc, f"{prefix}/{value}") for loc, value in found if isinstance(value, str)]
+        return [(loc, value) for loc, value in found if isinstance(value, str)]
 
     def rewrite(self, spec: dict[str, Any], fn: Callable[[str], str]) -> None:
         """Replace each referenced value in place by ``fn(value)``."""
         _rewrite(spec, self.steps, fn)
 
 
-def _walk(node: Any, steps: tuple[Step, ...], loc: tuple[str | int, ...]) -> Iterator[tuple[tuple, Any]]:
-    if not steps:
-        yield loc, node
+def _collect(node: Any, steps: tuple[Step, ...], at: int, loc: tuple[str | int, ...],
+             found: list[tuple[tuple[str | int, ...], Any]]) -> None:
+    """Append (path, value) for what ``steps[at:]`` reach from ``node`` (every spec, every plan: no generators)."""
+    if at == len(steps):
+        found.append((loc, node))
         return
-    step, rest = steps[0], steps[1:]
+    step = steps[at]
     if step.key is not None:
-        if isinstance(node, dict) and step.key in node and node[step.key] is not None:
-            yield from _walk(node[step.key], rest, (*loc, step.key))
+        child = node.get(step.key) if isinstance(node, dict) else None
+        if child is not None:
+            _collect(child, steps, at + 1, (*loc, step.key), found)
         return
     if isinstance(node, list):
+        match = step.match
         for i, item in enumerate(node):
-            if step.match is None or (isinstance(item, dict) and item.get(step.match[0]) == step.match[1]):
-                yield from _walk(item, rest, (*loc, i))
+            if match is None or (isinstance(item, dict) and item.get(match[0]) == match[1]):
+                _collect(item, steps, at + 1, (*loc, i), found)
 
 
-def _rewrite(node: Any, steps: tuple[Step, ...], fn: Callable[[str], str]) -> None:
-    step, rest = steps[0], steps[1:]
+def _rewrite(node: Any, steps: tuple[Step, ...], fn: Callable[[str], str], at: int = 0) -> None:
+    step = steps[at]
+    last = at + 1 == len(steps)
     if step.key is not None:
         if not isinstance(node, dict) or node.get(step.key) is None:
             return
-        if rest:
-            _rewrite(node[step.key], rest, fn)
+        if not last:
+            _rewrite(node[step.key], steps, fn, at + 1)
         elif isinstance(node[step.key], str):
             node[step.key] = fn(node[step.key])
         return
     if isinstance(node, list):
+        match = step.match
         for i, item in enumerate(node):
-            if step.match is not None and not (isinstance(item, dict) and item.get(step.match[0]) == step.match[1]):
+            if match is not None and not (isinstance(item, dict) and item.get(match[0]) == match[1]):
                 continue
-            if rest:
-                _rewrite(item, rest, fn)
+            if not last:
+                _rewrite(item, steps, fn, at + 1)
             elif isinstance(item, str):
                 node[i] = fn(item)
 

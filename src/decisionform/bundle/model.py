@@ -8,6 +8,7 @@ key order is irrelevant and integral floats compare equal to integers.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import unicodedata
 from dataclasses import dataclass, field
@@ -49,43 +50,73 @@ def format_path(path: PathT) -> str:
     return out
 
 
+_KEEP = frozenset({str, int, bool})  # scalars that prune returns as they are
+
+
 def prune(value: Any) -> Any:
-    """Drop None / {} / [] from mappings, recursively; integral floats to int."""
-    if isinstance(value, dict):
+    """Drop None / {} / [] from mappings, recursively; integral floats to int.
+
+    Every spec and every live row passes through here, so the common types are
+    dispatched inline (``type(x) is``) instead of by a call each.
+    """
+    kind = type(value)
+    if kind is dict:
         out = {}
         for k, v in value.items():
-            v = prune(v)
-            if v is None or v == {} or v == []:
+            if v is None:
                 continue
+            if type(v) not in _KEEP:
+                v = prune(v)
+                if v is None or v == {} or v == []:
+                    continue
             out[k] = v
         return out
+    if kind is list:
+        return [v if type(v) in _KEEP or v is None else prune(v) for v in value]
+    if kind in _KEEP or value is None:
+        return value
+    if isinstance(value, dict):  # a subclass: the same rules, the slow way
+        return prune(dict(value))
     if isinstance(value, list):
-        return [prune(v) for v in value]
+        return prune(list(value))
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
     return value
+
+
+@functools.cache
+def _items_key(items: str) -> str | None:
+    steps = parse_path(items)
+    return (steps[0].key or "") if steps else None
 
 
 def sub_containers(spec: dict[str, Any], sub: SubModel) -> list[tuple[PathT, dict[str, Any]]]:
     """The mappings that hold a ``sub.part`` chosen by ``sub.selector``."""
     if not sub.items:
         return [((), spec)]
-    steps = parse_path(sub.items)
-    items = spec.get(steps[0].key or "") if steps else None
+    key = _items_key(sub.items)
+    items = spec.get(key) if key is not None else None
     if not isinstance(items, list):
         return []
-    return [((steps[0].key or "", i), item) for i, item in enumerate(items) if isinstance(item, dict)]
+    return [((key or "", i), item) for i, item in enumerate(items) if isinstance(item, dict)]
 
 
 def apply_sub_models(kind: KindDef, spec: dict[str, Any]) -> None:
-    """Validate and normalise the selector-dependent parts in place (raises pydantic errors)."""
+    """Validate and normalise the selector-dependent parts in place.
+
+    Raises pydantic's ``ValidationError`` at the first invalid part, leaving
+    ``spec`` untouched (``validate.py`` then collects every part's errors).
+    """
+    done: list[tuple[dict[str, Any], str, Any]] = []
     for sub in kind.sub_models:
         for _, container in sub_containers(spec, sub):
             model = sub.models.get(container.get(sub.selector, ""))
             if model is None:
                 continue
             part = container.get(sub.part) or {}
-            container[sub.part] = model.model_validate(part).model_dump(mode="json", by_alias=True)
+            done.append((container, sub.part, model.model_validate(part).model_dump(mode="json", by_alias=True)))
+    for container, key, value in done:
+        container[key] = value
 
 
 def canonical_spec(kind: KindDef, spec: dict[str, Any]) -> dict[str, Any]:
@@ -101,13 +132,28 @@ def canonical_spec(kind: KindDef, spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def canonical_metadata(labels: dict[str, str] | None, annotations: dict[str, str] | None) -> dict[str, Any]:
-    return prune({"labels": dict(sorted((labels or {}).items())),
-                  "annotations": dict(sorted((annotations or {}).items()))})
+    """``{labels, annotations}``, each sorted, empty ones left out (``body()`` calls this for every row)."""
+    out: dict[str, Any] = {}
+    if labels and (kept := prune(dict(sorted(labels.items())))):
+        out["labels"] = kept
+    if annotations and (kept := prune(dict(sorted(annotations.items())))):
+        out["annotations"] = kept
+    return out
+
+
+def canonical_json(value: Any) -> bytes:
+    """A JSON-able value as JSON with sorted keys: what digests hash and comparisons compare."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def json_digest(data: bytes) -> str:
+    """The digest of ``canonical_json`` output (so a caller that has the JSON serialises once)."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def digest(value: Any) -> str:
     """A stable sha256 of a JSON-able value (key order irrelevant)."""
-    return "sha256:" + hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return json_digest(canonical_json(value))
 
 
 @dataclass

@@ -7,7 +7,7 @@ bundle. Errors name the referrer, the field and the line, with a did-you-mean.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,11 +89,16 @@ class Universe:
                      ref.location(), resource=ref.source.quoted, path=ref.field)
 
 
-def check_references(resources: Iterable[Resource], universe: Universe) -> list[Issue]:
-    """Every unresolved reference and every reference that does not fit its target."""
+def check_references(resources: Iterable[Resource], universe: Universe,
+                     refs_of: Callable[[Resource], Iterable[Reference]] = references) -> list[Issue]:
+    """Every unresolved reference and every reference that does not fit its target.
+
+    ``refs_of`` lets a caller that needs the references again (the planner's
+    graph) find them once.
+    """
     issues: list[Issue] = []
     for resource in resources:
-        for ref in references(resource):
+        for ref in refs_of(resource):
             problem = universe.resolve(ref)
             if problem is not None:
                 issues.append(problem)

@@ -20,6 +20,7 @@ State and plan ``before`` bodies keep only a hash of each secret.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
 import os
@@ -58,6 +59,9 @@ def secret_paths(kind: str, body: dict[str, Any] | None) -> Iterator[tuple[PathT
 
 
 def has_secrets(kind: str, body: dict[str, Any] | None) -> bool:
+    kind_def = KIND_BY_NAME.get(kind)
+    if kind_def is None or not kind_def.secret_fields:  # most kinds: asked for every resource, every output
+        return False
     return next(secret_paths(kind, body), None) is not None
 
 
@@ -151,6 +155,7 @@ def keep_live(kind: str, name: str, desired: dict[str, Any], live: dict[str, Any
 
 
 # ------------------------------------------------------------ sealing (plan file)
+@functools.cache  # why: seal/unseal run once per resource; the key is the same for a whole plan
 def _fernet(key: str) -> Any:
     from cryptography.fernet import Fernet
 
@@ -178,26 +183,21 @@ def seal(kind: str, body: dict[str, Any] | None, key: str) -> Any:
 
 
 def unseal(kind: str, body: dict[str, Any] | None, key: str) -> Any:
+    """The inverse of ``seal``: sealed secrets opened (only where ``seal`` puts them, so a body
+    without secrets comes back as it is, uncopied)."""
     from cryptography.fernet import InvalidToken
 
     fernet = _fernet(key)
-    if body is None:
-        return None
-    out = copy.deepcopy(body)
 
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            if set(node) == {SEALED}:
-                import orjson
+    def fn(_path: PathT, value: Any) -> Any:
+        if not (isinstance(value, dict) and set(value) == {SEALED}):
+            return value
+        import orjson
 
-                try:
-                    return orjson.loads(fernet.decrypt(node[SEALED].encode()))
-                except InvalidToken as exc:
-                    raise PlanFileError(f"a sealed secret of {kind} cannot be opened with this tenant's key: "
-                                        "the plan was made for another database or tenant") from exc
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
+        try:
+            return orjson.loads(fernet.decrypt(value[SEALED].encode()))
+        except InvalidToken as exc:
+            raise PlanFileError(f"a sealed secret of {kind} cannot be opened with this tenant's key: "
+                                "the plan was made for another database or tenant") from exc
 
-    return walk(out)
+    return map_secrets(kind, body, fn)

@@ -259,9 +259,12 @@ def _syntax_for(name: str) -> Syntax | None:
 
 def _load(source: _Source, syntax: Syntax | None) -> list[SourceDocument]:
     values = None
-    if syntax == "json":
+    first = _NOT_SPACE_RE.search(source.text)
+    if first is None:  # why: a blank .json is as empty as a blank .yaml, not a JSON syntax error
+        values = []
+    elif syntax == "json":
         values = _load_json(source, fallback=False)
-    elif syntax is None and (first := _NOT_SPACE_RE.search(source.text)) and first.group() in "{[":
+    elif syntax is None and first.group() in "{[":
         values = _load_json(source, fallback=True)  # None: not JSON, but may be YAML flow style
     if values is None:
         values = _load_yaml(source)

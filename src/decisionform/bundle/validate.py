@@ -6,10 +6,12 @@ sees all of them in one run, each as ``file:line:col: Offer "X".spec.f: why``.
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from decisionform.bundle.kinds import KindDef, kind_names, resolve_kind
@@ -31,6 +33,7 @@ from decisionform.errors import Issue, ParseError, SchemaError, quote_address
 RESOURCE_KEYS = ("apiVersion", "kind", "metadata", "spec")
 METADATA_KEYS = ("name", "labels", "annotations")
 MAX_NAME = 255
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f]")
 
 
 def build_bundle(raw: RawBundle) -> Bundle:
@@ -85,18 +88,21 @@ def _check_manifest(raw: RawBundle) -> list[Issue]:
     manifest = raw.manifest
     if manifest is None:
         return []
-    where = raw.manifest_doc.locate(("manifest",)) if raw.manifest_doc else None
+
+    def where() -> Any:  # only on error: a location costs a PyYAML pass over the whole text
+        return raw.manifest_doc.locate(("manifest",)) if raw.manifest_doc else None
+
     if not isinstance(manifest, dict):
-        return [Issue("must be a mapping", where, path="manifest")]
+        return [Issue("must be a mapping", where(), path="manifest")]
     out = []
     version = manifest.get("apiVersion", API_VERSION)
     if version != API_VERSION:
-        out.append(Issue(f"unsupported apiVersion {version!r}; this tool reads {API_VERSION}", where,
+        out.append(Issue(f"unsupported apiVersion {version!r}; this tool reads {API_VERSION}", where(),
                          path="manifest.apiVersion"))
     for key in manifest:
         if key not in ("apiVersion", "tenant", "generator", "description", "labels"):
             hint = _hint(key, ("apiVersion", "tenant", "generator"))
-            out.append(Issue(f"unknown field {key!r}{hint}", where, path=f"manifest.{key}"))
+            out.append(Issue(f"unknown field {key!r}{hint}", where(), path=f"manifest.{key}"))
     return out
 
 
@@ -131,9 +137,48 @@ def _build_resource(entry: RawEntry, issues: list[Issue]) -> Resource | None:
     labels = _string_map(entry, "labels", subject, issues)
     annotations = _string_map(entry, "annotations", subject, issues)
     spec = _spec(entry, kind, subject, issues) if kind else None
+    _check_storable_text(entry, subject, issues)
     if len(issues) > start or kind is None or name is None or spec is None:
         return None
     return Resource(kind=kind.name, name=name, spec=spec, labels=labels, annotations=annotations, origin=entry)
+
+
+def _check_storable_text(entry: RawEntry, subject: str | None, issues: list[Issue]) -> None:
+    """A NUL or a lone surrogate (an escape can write either) fits no database and no encoder:
+    PostgreSQL refuses NUL in text and JSON, and no UTF-8 output can hold a lone surrogate."""
+    try:
+        if b"\\u0000" not in orjson.dumps(entry.data, option=orjson.OPT_NON_STR_KEYS):
+            return  # the fast path: one C call per resource
+    except TypeError:
+        pass  # a lone surrogate (or an odd key): find it below
+    path = _unstorable_path(entry.data)
+    if path is not None:
+        path.reverse()
+        issues.append(Issue("must not contain a NUL character or a lone surrogate", entry.locate(tuple(path)),
+                            resource=subject, path=format_doc_path(path)))
+
+
+def _unstorable_path(value: Any) -> list[str | int] | None:
+    """The path (reversed) to a string, or a key, holding NUL or a lone surrogate; or None."""
+    if isinstance(value, str):
+        return [] if "\x00" in value or (not value.isascii() and _has_surrogate(value)) else None
+    pairs = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in pairs:
+        if isinstance(key, str) and _unstorable_path(key) is not None:
+            return [key]
+        found = _unstorable_path(item)
+        if found is not None:
+            found.append(key)
+            return found
+    return None
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _resource_name(entry: RawEntry, issues: list[Issue]) -> str | None:
@@ -146,14 +191,13 @@ def _resource_name(entry: RawEntry, issues: list[Issue]) -> str | None:
             issues.append(Issue(f"unknown field {key!r}{_hint(str(key), METADATA_KEYS)}",
                                 entry.locate_key(("metadata", key)), path=f"metadata.{key}"))
     name = metadata.get("name")
-    where = entry.locate(("metadata", "name"))
     if not isinstance(name, str):
         msg = "is required" if name is None else f"must be a string (got {type(name).__name__})"
-        issues.append(Issue(msg, where, path="metadata.name"))
+        issues.append(Issue(msg, entry.locate(("metadata", "name")), path="metadata.name"))
         return None
     problem = name_problem(name)
-    if problem:
-        issues.append(Issue(problem, where, path="metadata.name"))
+    if problem:  # located only on error: a location costs a PyYAML pass over the whole text
+        issues.append(Issue(problem, entry.locate(("metadata", "name")), path="metadata.name"))
         return None
     return normalize_name(name)
 
@@ -165,7 +209,7 @@ def name_problem(name: str) -> str | None:
         return "must not be empty"
     if len(name) > MAX_NAME:
         return f"is {len(name)} characters; names are at most {MAX_NAME}"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if _CONTROL_RE.search(name):
         return "must not contain control characters (NUL, newline, tab ...)"
     return None
 
@@ -202,11 +246,14 @@ def _spec(entry: RawEntry, kind: KindDef, subject: str | None, issues: list[Issu
         issues += pydantic_issues(exc, kind.spec_model, entry, ("spec",), subject)
         _sub_model_issues(kind, spec, entry, subject, issues)  # why: every error in one run
         return None
-    start = len(issues)
-    _sub_model_issues(kind, dumped, entry, subject, issues)
-    if len(issues) > start:
+    try:
+        apply_sub_models(kind, dumped)  # validates and normalises the selector-chosen parts in one pass
+    except ValidationError:
+        start = len(issues)
+        _sub_model_issues(kind, dumped, entry, subject, issues)  # why: every part's errors, located
+        if len(issues) == start:
+            raise
         return None
-    apply_sub_models(kind, dumped)
     return prune(dumped)
 
 
@@ -313,10 +360,11 @@ def _fields_at(model: type[BaseModel], loc: PathT) -> list[str]:
 
 
 def _inner_model(annotation: Any) -> Any:
-    for arg in (annotation, *typing.get_args(annotation)):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-        if typing.get_origin(arg) in (list, typing.Union, types.UnionType):
+    """The model inside ``annotation`` (``Model``, ``Model | None``, ``list[Model]``), or None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (list, typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):  # why: recursing on ``annotation`` itself never ended
             found = _inner_model(arg)
             if found is not None:
                 return found

@@ -16,8 +16,8 @@ from typing import Any
 from decisionform.bundle import secrets
 from decisionform.bundle.compare import changed_paths
 from decisionform.bundle.kinds import KIND_BY_NAME, kind_names, resolve_kind
-from decisionform.bundle.model import Bundle, Resource, digest, split_address
-from decisionform.bundle.references import Universe, check_references, references
+from decisionform.bundle.model import Bundle, Resource, canonical_json, json_digest, split_address
+from decisionform.bundle.references import Reference, Universe, check_references, references
 from decisionform.bundle.suggest import did_you_mean
 from decisionform.errors import (
     Issue,
@@ -75,6 +75,8 @@ class _Builder:
         self.bundle, self.live, self.state, self.options = bundle, live, state, options
         self.key = key
         self.desired = {r.address: r for r in bundle.resources}
+        self._live_forms: dict[str, tuple[Any, Any, str, bytes]] = {}
+        self.refs = _References()
 
     def in_scope(self, addr: str) -> bool:
         kind, _ = split_address(addr)
@@ -109,23 +111,39 @@ class _Builder:
         keep secrets out of the Change: ``before`` holds hashes, ``after`` the bundle's form."""
         kind, name = desired.kind, desired.name
         row = self.live.rows.get(desired.address)
-        live_body = row.resource.body() if row is not None else None
-        after = secrets.keep_live(kind, name, desired.body(), live_body)
-        effective = secrets.resolve_env(kind, name, after)
-        env_hashes = {".".join(path): secrets.hash_value(secrets.value_at(effective, path), self.key)
-                      for path in secrets.env_refs(kind, after)}
+        live_body, hashed, live_digest, live_json = self._live_form(row) if row is not None else (None,) * 4
+        after = effective = desired.body()
+        env_hashes: dict[str, str] = {}
+        if desired.kind_def.secret_fields:  # only these kinds can hold secrets, (sensitive) or ${env:…}
+            after = secrets.keep_live(kind, name, after, live_body)
+            effective = secrets.resolve_env(kind, name, after)
+            env_hashes = {".".join(path): secrets.hash_value(secrets.value_at(effective, path), self.key)
+                          for path in secrets.env_refs(kind, after)}
         if row is None:
             return Change(kind, name, "create", before=None, after=after, env_hashes=env_hashes)
-        paths = changed_paths(live_body, effective)
-        return Change(kind, name, "update" if paths else "unchanged", before=self._hashed(row), after=after,
-                      changed=paths, id=row.id, version=row.version, live_digest=self.live_digest(row),
+        if hashed is live_body and canonical_json(effective) == live_json:
+            paths = []  # no secrets: the JSON the live digest was made of says "same" (most rows)
+        else:
+            paths = changed_paths(live_body, effective)
+        return Change(kind, name, "update" if paths else "unchanged", before=hashed, after=after,
+                      changed=paths, id=row.id, version=row.version, live_digest=live_digest,
                       env_hashes=env_hashes)
 
+    def _live_form(self, row: Any) -> tuple[Any, Any, str, bytes]:
+        """A live row's body, that body with secrets hashed, its digest and its sorted JSON; made once."""
+        found = self._live_forms.get(row.resource.address)
+        if found is None:
+            body = row.resource.body()
+            hashed = secrets.hashed(row.kind, body, self.key)
+            data = canonical_json(hashed)
+            found = self._live_forms[row.resource.address] = (body, hashed, json_digest(data), data)
+        return found
+
     def _hashed(self, row: Any) -> Any:
-        return secrets.hashed(row.kind, row.resource.body(), self.key)
+        return self._live_form(row)[1]
 
     def live_digest(self, row: Any) -> str:
-        return digest(self._hashed(row))
+        return self._live_form(row)[2]
 
     def _state_lags(self, change: Change) -> bool:
         entry = self.state.resources.get(change.address)
@@ -162,10 +180,10 @@ class _Builder:
         # referrer check below refuses the prune and names the referrer.
         resolvable = Universe([*(r for k in universe.by_kind.values() for r in k.values()),
                                *deletes.values()]) if deletes else universe
-        issues = check_references(scoped.values(), resolvable)
+        issues = check_references(scoped.values(), resolvable, self.refs)
         if issues:
             raise UnresolvedReference(issues)
-        issues = _unique_across(universe, scoped)
+        issues = _unique_across(universe, scoped, deletes)
         if issues:
             raise SchemaError(issues)
         if deletes:
@@ -175,7 +193,7 @@ class _Builder:
         reasons = []
         for kind in universe.by_kind.values():
             for resource in kind.values():
-                for ref in references(resource):
+                for ref in self.refs(resource):
                     target = ref.target_address() or _placement_channel(ref.target)
                     if target in deletes:
                         where = "in the bundle" if resource.address in self.desired else "in the database"
@@ -191,10 +209,23 @@ class _Builder:
         for addr in (*universe, *deletes):
             graph.add(addr)
         for resource in (*universe.values(), *deletes.values()):
-            for ref in references(resource):
+            for ref in self.refs(resource):
                 graph.add_reference(ref)
         graph.check_acyclic(relevant=set(scoped))
         return graph
+
+
+class _References:
+    """The references of each resource, found once per plan (checks, prune safety, graph)."""
+
+    def __init__(self) -> None:
+        self._found: dict[int, tuple[Resource, list[Reference]]] = {}  # holding the resource keeps its id
+
+    def __call__(self, resource: Resource) -> list[Reference]:
+        hit = self._found.get(id(resource))
+        if hit is None:
+            hit = self._found[id(resource)] = (resource, list(references(resource)))
+        return hit[1]
 
 
 def _placement_channel(target: str) -> str:
@@ -202,15 +233,21 @@ def _placement_channel(target: str) -> str:
     return f"Channel.{channel}"
 
 
-def _unique_across(universe: Universe, scoped: dict[str, Resource]) -> list[Issue]:
-    """Uniqueness that spans the bundle and the live rows it does not replace (keys, one default flow)."""
+def _unique_across(universe: Universe, scoped: dict[str, Resource],
+                   deletes: dict[str, Resource]) -> list[Issue]:
+    """Uniqueness that spans the bundle and the live rows it does not replace (keys, one default flow).
+
+    A row this plan deletes still holds its unique values while the creates and
+    updates run (deletes come last), so it counts for the unique fields.
+    """
     issues = []
     for kind_name, resources in universe.by_kind.items():
         kind = KIND_BY_NAME[kind_name]
         checks = list(kind.unique_fields) + (["isDefault"] if kind_name == "DecisionFlow" else [])
+        deleted = [r for r in deletes.values() if r.kind == kind_name]
         for fname in checks:
             owners: dict[Any, list[Resource]] = {}
-            for r in resources.values():
+            for r in (*resources.values(), *(deleted if fname != "isDefault" else ())):
                 value = r.spec.get(fname)
                 if value is None or value is False:
                     continue
@@ -219,7 +256,9 @@ def _unique_across(universe: Universe, scoped: dict[str, Resource]) -> list[Issu
                 if len(rs) < 2 or not any(r.address in scoped for r in rs):
                     continue
                 mine = next(r for r in rs if r.address in scoped)
-                others = ", ".join(r.quoted for r in rs if r is not mine)
+                others = ", ".join(r.quoted + (" (this plan deletes it only after writing this one: delete it "
+                                               "in an apply of its own first)" if r.address in deletes else "")
+                                   for r in rs if r is not mine)
                 what = "only one DecisionFlow may be the default" if fname == "isDefault" else \
                     f"{fname} {value!r} must be unique"
                 loc = mine.origin.locate(("spec", fname)) if mine.origin is not None else None
@@ -235,12 +274,13 @@ def build_plan(bundle: Bundle, live: Any, state: State, options: PlanOptions, ct
 def check_offline(bundle: Bundle) -> None:
     """What ``validate`` checks without a database: references inside the bundle, no cycle."""
     universe = Universe(bundle.resources)
-    issues = check_references(bundle.resources, universe)
+    refs = _References()
+    issues = check_references(bundle.resources, universe, refs)
     if issues:
         raise UnresolvedReference(issues)
     graph = ResourceGraph()
     for resource in bundle.resources:
         graph.add(resource.address)
-        for ref in references(resource):
+        for ref in refs(resource):
             graph.add_reference(ref)
     graph.check_acyclic()

@@ -1,16 +1,22 @@
-"""A thin wrapper around networkx: resources and the references between them.
+"""Resources and the references between them: creation order and cycles.
 
 Edges run from the referrer to what it references (``Offer → Category``), so
 a cycle is listed in reference order; creation order is the reverse
 topological order, ties broken by kind order then name for stable plans.
+
+Every plan orders tens of thousands of nodes, so the graph is kept as plain
+adjacency (insertion-ordered) and ordered with Kahn's algorithm; networkx,
+which costs more to import than the whole ordering takes, is loaded only to
+analyse a graph that has a cycle (strongly connected components, one closed
+path per loop), on a DiGraph built in the same node and edge order.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterable
-
-import networkx as nx
+from typing import Any
 
 from decisionform.bundle.kinds import KIND_ORDER
 from decisionform.bundle.model import split_address
@@ -25,10 +31,14 @@ def _sort_key(addr: str) -> tuple[int, str]:
 
 class ResourceGraph:
     def __init__(self) -> None:
-        self._g: nx.DiGraph = nx.DiGraph()
+        self._out: dict[str, dict[str, None]] = {}  # node -> what it references, both in insertion order
+        self._first_ref: dict[tuple[str, str], Reference] = {}  # per edge, the reference a message names
+        self._order: list[str] | None = None  # creation order of the whole graph, once checked acyclic
 
     def add(self, addr: str) -> None:
-        self._g.add_node(addr)
+        if addr not in self._out:
+            self._out[addr] = {}
+            self._order = None
 
     def add_reference(self, ref: Reference) -> None:
         target = ref.target_address()
@@ -37,11 +47,26 @@ class ResourceGraph:
         if target is None:
             return
         src = ref.source.address
-        self._g.add_edge(src, target)
-        self._g.edges[src, target].setdefault("refs", []).append(ref)
+        self.add_edge(src, target)
+        self._first_ref.setdefault((src, target), ref)
 
     def add_edge(self, src: str, target: str) -> None:
-        self._g.add_edge(src, target)
+        out = self._out.get(src)
+        if out is None:
+            out = self._out[src] = {}
+        if target not in self._out:
+            self._out[target] = {}
+        out[target] = None
+        self._order = None
+
+    def _nx(self) -> Any:
+        """The same graph as a networkx DiGraph (nodes and edges in insertion order)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self._out)
+        graph.add_edges_from((src, dst) for src, targets in self._out.items() for dst in targets)
+        return graph
 
     def check_acyclic(self, relevant: set[str] | None = None) -> None:
         """Raise ``CycleError`` listing each cycle (one closed path per loop).
@@ -49,14 +74,21 @@ class ResourceGraph:
         With ``relevant``, only loops through one of those nodes count: a
         loop that lives wholly in the database is not this plan's doing.
         """
+        order = self._kahn(self._out, _sort_key)
+        if len(order) == len(self._out):
+            self._order = order  # what creation_order of every node gives; kept for it
+            return  # no cycle at all: the common case needs no cycle analysis
+        import networkx as nx
+
+        graph = self._nx()
         issues = []
-        for component in nx.strongly_connected_components(self._g):
+        for component in nx.strongly_connected_components(graph):
             if relevant is not None and not (component & relevant):
                 continue
             nodes = sorted(component, key=_sort_key)
-            if len(nodes) == 1 and not self._g.has_edge(nodes[0], nodes[0]):
+            if len(nodes) == 1 and not graph.has_edge(nodes[0], nodes[0]):
                 continue
-            cycle = nx.find_cycle(self._g.subgraph(component), source=nodes[0])
+            cycle = nx.find_cycle(graph.subgraph(component), source=nodes[0])
             issues.append(self._cycle_issue([u for u, _ in cycle] + [nodes[0]]))
         if issues:
             raise CycleError(issues)
@@ -65,8 +97,7 @@ class ResourceGraph:
         hops = []
         first_loc = None
         for src, dst in itertools.pairwise(path):
-            refs: list[Reference] = self._g.edges[src, dst].get("refs", [])
-            ref = refs[0] if refs else None
+            ref = self._first_ref.get((src, dst))
             loc = ref.location() if ref else None
             first_loc = first_loc or loc
             where = f" at {loc}" if loc else " (in the database)"
@@ -79,8 +110,44 @@ class ResourceGraph:
 
     def creation_order(self, nodes: Iterable[str] | None = None) -> list[str]:
         """Dependencies first (Category before Offer ...); among ready nodes, kind order then name."""
-        graph = self._g if nodes is None else self._g.subgraph(nodes)
-        return list(nx.lexicographical_topological_sort(graph.reverse(copy=False), key=_sort_key))
+        chosen = self._out if nodes is None else {n: self._out[n] for n in nodes if n in self._out}
+        if self._order is not None and len(chosen) == len(self._out):
+            return list(self._order)  # every node: the order check_acyclic found
+        order = self._kahn(chosen, _sort_key)
+        if len(order) != len(chosen):
+            import networkx as nx
+
+            raise nx.NetworkXUnfeasible("Graph contains a cycle or graph changed during iteration.")
+        return order
+
+    @staticmethod
+    def _kahn(out: dict[str, dict[str, None]], key: Any) -> list[str]:
+        """Nodes of ``out`` (edges outside it ignored), each after everything it references;
+        the smallest ``key`` first among ready nodes. Short of a node per node on a cycle."""
+        waiting: dict[str, int] = {}
+        referrers: dict[str, list[str]] = {}
+        ready = []
+        for node, targets in out.items():
+            count = 0
+            for target in targets:
+                if target in out:
+                    count += 1
+                    referrers.setdefault(target, []).append(node)
+            if count:
+                waiting[node] = count
+            else:
+                ready.append((key(node), node))
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            node = heapq.heappop(ready)[1]
+            order.append(node)
+            for referrer in referrers.get(node, ()):
+                left = waiting[referrer] - 1
+                waiting[referrer] = left
+                if not left:
+                    heapq.heappush(ready, (key(referrer), referrer))
+        return order
 
 
 def _placement_channel(ref: Reference) -> str | None:

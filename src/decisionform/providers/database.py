@@ -13,23 +13,26 @@ lock instead of failing with "database is locked" half-way through.
 
 from __future__ import annotations
 
+import atexit
+import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
 from decisionform.errors import DatabaseError, TenantError
 from decisionform.providers.schema import TENANT_PREFIX, make_id, tenants, utcnow
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 SQLITE_BUSY_TIMEOUT_S = 60
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,6 +43,30 @@ _UPGRADE_LOCK_KEY = 0x6466_7570
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+
+
+# ------------------------------------------------------------------ statement counting (bench/)
+# With DECISIONFORM_COUNT_STATEMENTS=PATH, a process counts the SQL statements it sends
+# (an executemany or a COPY is one) and writes {"SELECT": n, ...} to PATH at exit.
+_STATEMENTS: Counter[str] | None = None
+
+
+def count_statement(verb: str) -> None:
+    """Count one statement sent outside SQLAlchemy's cursor events (COPY)."""
+    if _STATEMENTS is not None:
+        _STATEMENTS[verb] += 1
+
+
+def _count_statements(engine: Engine) -> None:
+    global _STATEMENTS
+    path = os.environ.get("DECISIONFORM_COUNT_STATEMENTS")
+    if not path:
+        return
+    if _STATEMENTS is None:
+        _STATEMENTS = Counter()
+        atexit.register(lambda: Path(path).write_bytes(orjson.dumps(_STATEMENTS)))
+    event.listen(engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: count_statement(statement.split(None, 1)[0].upper()))
 
 
 def normalize_url(url: str) -> URL:
@@ -105,8 +132,14 @@ class Database:
             if self.dialect == "sqlite":
                 engine = create_engine(self.url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S}, **json)
                 _configure_sqlite(engine)
-                return engine
-            return create_engine(self.url, pool_pre_ping=True, **json)
+            else:
+                # No server-side prepared statements: behind a transaction-mode
+                # pooler (PgBouncer) the next transaction may get another server
+                # connection, where psycopg's "_pg3_N" names collide or are unknown.
+                engine = create_engine(self.url, pool_pre_ping=True, connect_args={"prepare_threshold": None},
+                                       **json)
+            _count_statements(engine)
+            return engine
         except (ArgumentError, SQLAlchemyError, ImportError) as exc:
             raise DatabaseError(f"cannot use database {self.identity()}: {exc}") from exc
 
@@ -159,10 +192,15 @@ class Database:
             if self.dialect == "postgresql":
                 # Two processes upgrading at once would both try CREATE TABLE.
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+            # why: imported here, Alembic (~0.3 s) is paid only by `db upgrade`, not by every command
+            from alembic import command
+
             command.upgrade(alembic_config(conn), "head")
 
     def current_revision(self) -> str | None:
         """The migration the schema is at (None: never upgraded)."""
+        from alembic.runtime.migration import MigrationContext
+
         with self.read() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
@@ -172,6 +210,8 @@ class Database:
 
 def alembic_config(connection: Connection) -> Config:
     """An Alembic config in code: no alembic.ini needed by users."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     config.attributes["connection"] = connection

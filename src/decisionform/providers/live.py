@@ -14,6 +14,7 @@ public names are re-exported here, so ``live`` is the one import for both.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -55,7 +56,7 @@ class LiveRow:
     name: str
     id: str
     version: int
-    resource: Resource  # canonical: references as names
+    resource: Resource  # canonical: references as names (None for rows read_live(resources=...) left out)
     updated_at: datetime | None
 
 
@@ -108,23 +109,26 @@ class _Names:
                 out[PLACEMENT][placement_key(channel, name)] = row_id
         return out
 
-    def name(self, ref: RefPath, ref_id: str, where: str, warnings: list[str], qualifier: Any = None) -> str:
+    def name(self, ref: RefPath, ref_id: str, where: tuple[str, str], warnings: list[str],
+             qualifier: Any = None) -> str:
         """The name ``ref_id`` stands for; a marker and a warning when it is gone.
 
+        ``where`` is the referrer (kind, name), spelt out only in a warning.
         ``qualifier`` is the (already named) sibling a qualified reference
         belongs to: a creative's placement must be one of its channel's.
         """
         found = self._lookup(ref, ref_id)
         if found is None:
-            warnings.append(f"{where}: {ref.target} {ref_id} no longer exists (removed outside "
+            warnings.append(f"{_at(where, ref)}: {ref.target} {ref_id} no longer exists (removed outside "
                             f"decisionform); read as {missing_marker(ref.target, ref_id)!r}")
             return missing_marker(ref.target, ref_id)
         name, deleted = found
         if deleted:
-            warnings.append(f'{where}: refers to {ref.target} "{name}", which is deleted')
+            warnings.append(f'{_at(where, ref)}: refers to {ref.target} "{name}", which is deleted')
         owner = self.placements[ref_id][0] if ref.qualifier and ref.target == PLACEMENT else None
         if owner is not None and owner != qualifier:
-            warnings.append(f'{where}: placement "{name}" belongs to Channel "{owner}", not "{qualifier}"')
+            warnings.append(f'{_at(where, ref)}: placement "{name}" belongs to Channel "{owner}", '
+                            f'not "{qualifier}"')
         return name
 
     def _lookup(self, ref: RefPath, ref_id: str) -> tuple[str, bool] | None:
@@ -192,44 +196,65 @@ def _children(rows: Sequence[Row[Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _canonical(kind: KindDef, raw: dict[str, Any], where: str, warnings: list[str]) -> dict[str, Any]:
+def _at(where: tuple[str, str], ref: RefPath) -> str:
+    return f"{quote_address(*where)}.spec.{ref.path}"
+
+
+def _canonical(kind: KindDef, raw: dict[str, Any], where: tuple[str, str], warnings: list[str]) -> dict[str, Any]:
     try:
         return canonical_spec(kind, raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         path = format_path(tuple(first["loc"]))
-        warnings.append(f"{where}.spec{'.' + path if path else ''}: the live row does not match "
-                        f"the spec ({first['msg']}); read as stored")
+        warnings.append(f"{quote_address(*where)}.spec{'.' + path if path else ''}: the live row does not "
+                        f"match the spec ({first['msg']}); read as stored")
         return prune(raw)
+
+
+@functools.cache
+def _layout(kind_name: str) -> tuple[tuple[tuple[int, str], ...], str | None, tuple[tuple[RefPath, bool], ...]]:
+    """How ``_resource`` reads a kind's rows: (query position, spec key) of each spec column,
+    the child field, and the references (with whether each is a top-level field), qualified last."""
+    columns = tuple((position, col.key)
+                    for position, col in enumerate(SPEC_COLUMNS[kind_name], start=len(COMMON_READ)))
+    refs = sorted(KIND_BY_NAME[kind_name].refs, key=lambda r: r.qualifier is not None)
+    return columns, CHILD_FIELDS.get(kind_name), tuple((ref, ref.column) for ref in refs)
 
 
 def _resource(kind: KindDef, row: Row[Any], names: _Names, children: dict[str, list[dict[str, Any]]],
               warnings: list[str]) -> Resource:
     name = normalize_name(row.name)
-    where = quote_address(kind.name, name)
+    where = (kind.name, name)
+    columns, child, refs = _layout(kind.name)
     raw: dict[str, Any] = {"status": row.status}
     if row.description is not None:
         raw["description"] = row.description
     # Spec columns follow the common ones in the query (``_query_kind``);
     # positional access is what keeps this loop cheap at 10k rows.
-    for position, col in enumerate(SPEC_COLUMNS[kind.name], start=len(COMMON_READ)):
-        if row[position] is not None:
-            raw[col.key] = row[position]
-    child = CHILD_FIELDS.get(kind.name)
+    for position, key in columns:
+        value = row[position]
+        if value is not None:
+            raw[key] = value
     if child:
         raw[child] = children.get(row.id, [])
     # Foreign-key columns sit at their spec key as ids, so one pass over the
     # declared references names both those and the ids inside JSON; qualified
     # references go last, once the sibling they belong to reads as a name.
-    for ref in sorted(kind.refs, key=lambda r: r.qualifier is not None):
-        ref.rewrite(raw, lambda ref_id, ref=ref: names.name(
-            ref, ref_id, f"{where}.spec.{ref.path}", warnings, raw.get(ref.qualifier or "")))
+    for ref, top_level in refs:
+        if top_level:  # no path to walk
+            key = ref.path
+            value = raw.get(key)
+            if isinstance(value, str):
+                raw[key] = names.name(ref, value, where, warnings, raw.get(ref.qualifier or ""))
+        else:
+            ref.rewrite(raw, lambda ref_id, ref=ref: names.name(
+                ref, ref_id, where, warnings, raw.get(ref.qualifier or "")))
     spec = _canonical(kind, raw, where, warnings)
     return Resource(kind.name, name, spec, labels=dict(row.labels or {}), annotations=dict(row.annotations or {}))
 
 
 def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], names: _Names,
-             children: dict[str, list[dict[str, Any]]]) -> None:
+             children: dict[str, list[dict[str, Any]]], resources: Collection[str] | None) -> None:
     newest_deleted: dict[str, tuple[datetime, str]] = {}
     for row in sorted(rows, key=lambda r: (r.name, r.id)):
         if row.deleted_at is not None:
@@ -237,21 +262,26 @@ def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], na
             if seen is None or row.deleted_at > seen[0]:
                 newest_deleted[row.name] = (row.deleted_at, row.id)
             continue
-        resource = _resource(kind, row, names, children, snapshot.warnings)
-        snapshot.rows[resource.address] = LiveRow(kind.name, resource.name, row.id, row.version, resource,
-                                                  row.updated_at)
+        name = normalize_name(row.name)
+        addr = address(kind.name, name)
+        resource = _resource(kind, row, names, children, snapshot.warnings) \
+            if resources is None or addr in resources else None
+        snapshot.rows[addr] = LiveRow(kind.name, name, row.id, row.version, resource, row.updated_at)
     for raw_name, (_, row_id) in newest_deleted.items():
         addr = address(kind.name, normalize_name(raw_name))
         if addr not in snapshot.rows:
             snapshot.deleted[addr] = row_id
 
 
-def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = None) -> LiveSnapshot:
+def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = None, *,
+              resources: Collection[str] | None = None) -> LiveSnapshot:
     """The tenant's live rows of ``kinds`` (default: all), references as names.
 
     One query per table: the wanted kinds in full, the kinds they reference
     as (id, name) only, and placements when a channel or a placement
-    reference is involved.
+    reference is involved. With ``resources`` (addresses), only those rows
+    get their canonical ``resource`` (the costly part); the others carry
+    identity and version, and ``resource`` None (what apply's checks need).
     """
     wanted = _wanted(kinds)
     needed, with_placements = _needed(wanted)
@@ -271,7 +301,7 @@ def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = 
             snapshot.placement_ids[(channel, name)] = row_id
     children = _children(placement_rows)
     for kind in wanted:
-        _collect(snapshot, KIND_BY_NAME[kind.name], full[kind.name], names, children)
+        _collect(snapshot, KIND_BY_NAME[kind.name], full[kind.name], names, children, resources)
     return snapshot
 
 

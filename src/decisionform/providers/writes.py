@@ -23,11 +23,25 @@ from functools import cache
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import Connection, CursorResult, Integer, Row, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Integer,
+    Row,
+    Table,
+    Update,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
 
 from decisionform.bundle.kinds import KIND_BY_NAME, KINDS, PLACEMENT, KindDef, RefPath, resolve_kind
 from decisionform.bundle.model import Resource, normalize_name
 from decisionform.errors import DatabaseError, StalePlanError, UsageError, quote_address
+from decisionform.providers.database import count_statement
 from decisionform.providers.schema import (
     KIND_TABLES,
     PLACEMENT_COLUMNS,
@@ -86,6 +100,64 @@ def new_id(kind_or_placement: str) -> str:
     if kind is None:
         raise UsageError(f"unknown kind {kind_or_placement!r}")
     return make_id(kind.id_prefix)
+
+
+# PostgreSQL: from this many rows on, COPY is faster than a (pipelined) executemany.
+COPY_MIN_ROWS = 200
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """INSERT ``rows`` (dicts with the same keys) as one statement: COPY on PostgreSQL
+    for larger batches, otherwise one ``executemany``.
+
+    Values are bound as SQLAlchemy binds them (each column type's own bind
+    processor: JSON, UTC timestamps), but each processor is looked up once per
+    batch and a timestamp every row shares (``now``) is converted once:
+    SQLAlchemy's per-row parameter handling costs more than the insert itself.
+    """
+    if not rows:
+        return
+    dialect = conn.dialect
+    compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
+    names = list(compiled.positiontup or ()) if compiled.positional else \
+        [c.key for c in table.columns if c.key in rows[0]]
+    processors = [compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    converted: dict[int, Any] = {}  # id(datetime) -> bound value: rows share their timestamps
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        out = []
+        for name, process in zip(names, processors, strict=True):
+            value = row[name]
+            if process is not None and value is not None:
+                if type(value) is datetime:
+                    key = id(value)
+                    if key not in converted:
+                        converted[key] = process(value)
+                    value = converted[key]
+                else:
+                    value = process(value)
+            out.append(value)
+        values.append(tuple(out))
+    if dialect.name == "postgresql" and len(values) >= COPY_MIN_ROWS:
+        _copy(conn, table, names, values)
+    elif compiled.positional:
+        conn.exec_driver_sql(compiled.string, values)
+    else:
+        conn.exec_driver_sql(compiled.string, [dict(zip(names, v, strict=True)) for v in values])
+
+
+def _copy(conn: Connection, table: Table, names: list[str], values: list[tuple[Any, ...]]) -> None:
+    """``COPY table (names) FROM STDIN`` in the connection's transaction (psycopg)."""
+    preparer = conn.dialect.identifier_preparer
+    sql = f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(n) for n in names)}) FROM STDIN"
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in values:
+                copy.write_row(row)
+    except dbapi.Error as exc:  # the driver's own error, as SQLAlchemy would have wrapped it
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=conn.dialect) from exc
+    count_statement("COPY")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -226,7 +298,7 @@ class _Writer:
             row.update(id=self.row_id(write), tenant_id=self.tenant_id, version=1,
                        created_at=self.now, deleted_at=None)
             rows.append(row)
-        self.conn.execute(insert(KIND_TABLES[kind.name]), rows)
+        bulk_insert(self.conn, KIND_TABLES[kind.name], rows)
 
     def _guarded(self, kind: KindDef, writes: list[Write], mode: GuardMode) -> None:
         table = KIND_TABLES[kind.name]
@@ -331,7 +403,7 @@ class _Writer:
             values: dict[str, Any] = {c: bindparam(f"v_{c}", type_=placements.c[c].type) for c in columns}
             self.conn.execute(stmt.values({**values, "version": placements.c.version + 1}), updates)
         if inserts:
-            self.conn.execute(insert(placements), inserts)
+            bulk_insert(self.conn, placements, inserts)
 
     def _delete_placements_of(self, channel_ids: list[str]) -> None:
         # By channel id alone, for the index reason given in _guarded_update.

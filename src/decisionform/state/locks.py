@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from decisionform.errors import DatabaseError, LockedError, UsageError
-from decisionform.providers.schema import metadata
+from decisionform.providers.schema import metadata, tenants
 
 DEFAULT_TTL = 60.0
 POLL_SECONDS = 0.25
@@ -74,6 +75,7 @@ class LockInfo:
     plan_id: str | None
     acquired_at: datetime
     expires_at: datetime
+    tenant: str | None = None  # the tenant's name, where the reader joined it
 
     def expired(self, now: datetime) -> bool:
         return _aware(self.expires_at) <= now
@@ -85,9 +87,17 @@ class LockInfo:
                 f"lease expires {_aware(self.expires_at):%Y-%m-%dT%H:%M:%SZ}; lock id {self.lock_id}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"lockId": self.lock_id, "tenantId": self.tenant_id, "holder": self.holder, "host": self.host,
+        return {"lockId": self.lock_id, "tenantId": self.tenant_id, "tenant": self.tenant, "holder": self.holder, "host": self.host,
                 "pid": self.pid, "operation": self.operation, "planId": self.plan_id,
                 "acquiredAt": _aware(self.acquired_at).isoformat(), "expiresAt": _aware(self.expires_at).isoformat()}
+
+
+def _info(row: Any) -> LockInfo:
+    return LockInfo(**{k: row[k] for k in LockInfo.__dataclass_fields__ if k in row})
+
+
+class _Raced(Exception):
+    """Another taker changed the lease row between our read and our write."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -134,6 +144,13 @@ class LeaseLock:
 
     def _try_take(self) -> LockInfo | None:
         """Take the lease if free or expired; else return who holds it."""
+        while True:
+            try:
+                return self._take_once()
+            except _Raced:
+                continue  # another taker won or let go at the same instant: look again
+
+    def _take_once(self) -> LockInfo | None:
         t = self.table
         now = datetime.now(UTC)
         try:
@@ -145,20 +162,22 @@ class LeaseLock:
                 if row is None:
                     conn.execute(insert(t).values(tenant_id=self.tenant_id, **values))
                     return None
-                info = LockInfo(**{k: row[k] for k in LockInfo.__dataclass_fields__})
+                info = _info(row)
                 if not info.expired(now):
                     return info
-                conn.execute(update(t).where(t.c.tenant_id == self.tenant_id, t.c.lock_id == info.lock_id)
-                             .values(**values))
-                self.warn(f"took over an expired lock: {info.describe()}")
-                return None
-        except DatabaseError:
-            # Another process inserted the row at the same instant: report it as held.
-            with self.database.read() as conn:
-                row = conn.execute(select(t).where(t.c.tenant_id == self.tenant_id)).mappings().first()
-            if row is None:
-                raise
-            return LockInfo(**{k: row[k] for k in LockInfo.__dataclass_fields__})
+                # Conditional on the expired holder: of two takers only one updates the row
+                # (PostgreSQL re-checks the condition after the other's commit).
+                result = conn.execute(update(t).where(t.c.tenant_id == self.tenant_id,
+                                                      t.c.lock_id == info.lock_id).values(**values))
+                if result.rowcount != 1:
+                    raise _Raced
+        except DatabaseError as exc:
+            # Only a unique violation is a race (a row inserted at the same instant).
+            if isinstance(exc.__cause__, IntegrityError):
+                raise _Raced from exc
+            raise
+        self.warn(f"took over an expired lock: {info.describe()}")
+        return None
 
     def _renew_loop(self) -> None:
         interval = self.ttl / 3
@@ -185,12 +204,12 @@ class LeaseLock:
 
 def list_locks(database: Any, tenant_id: str | None = None) -> list[LockInfo]:
     t = metadata.tables["gitops_locks"]
-    query = select(t)
+    query = select(t, tenants.c.name.label("tenant")).join(tenants, tenants.c.id == t.c.tenant_id)
     if tenant_id is not None:
         query = query.where(t.c.tenant_id == tenant_id)
     with database.read() as conn:
         rows = conn.execute(query.order_by(t.c.acquired_at)).mappings().all()
-    return [LockInfo(**{k: r[k] for k in LockInfo.__dataclass_fields__}) for r in rows]
+    return [_info(r) for r in rows]
 
 
 def unlock(database: Any, lock_id: str) -> LockInfo:
@@ -200,7 +219,7 @@ def unlock(database: Any, lock_id: str) -> LockInfo:
         if row is None:
             raise UsageError(f"no lock with id {lock_id!r} (see `decisionform lock list`)")
         conn.execute(delete(t).where(t.c.lock_id == lock_id))
-    return LockInfo(**{k: row[k] for k in LockInfo.__dataclass_fields__})
+    return _info(row)
 
 
 @contextlib.contextmanager

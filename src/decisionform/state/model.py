@@ -72,7 +72,7 @@ class State:
         try:
             resources = {addr: StateEntry(id=e["id"], digest=e["digest"], metadata=e.get("metadata") or {},
                                           spec=e.get("spec") or {})
-                         for addr, e in (doc.get("resources") or {}).items()}
+                         for addr, e in sorted((doc.get("resources") or {}).items())}
             return cls(lineage=doc.get("lineage"), serial=int(doc.get("serial", 0)), resources=resources,
                        applied_plan_ids=list(doc.get("applied_plan_ids") or []))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
