@@ -25,8 +25,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 
+# The benchmark (README "Benchmark", DESIGN §9): writes bench/RESULTS.md. The whole run takes
+# about half an hour; e.g. `make bench BENCH_SIZES=1000,10000 BENCH_DB=sqlite` for a quick one.
+BENCH_SIZES ?= 1000,10000,50000
+BENCH_DB ?= both
+BENCH_REPEAT ?= 3
 bench: $(STAMP)
-	$(BIN)/python bench/run.py --sizes 1000,10000 --db sqlite
+	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) --db $(BENCH_DB) --repeat $(BENCH_REPEAT)
 
 stress: $(STAMP)
 	DECISIONFORM_STRESS=1 $(BIN)/pytest -q -m "slow"

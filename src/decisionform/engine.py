@@ -136,6 +136,11 @@ class Engine:
     def sealing_key(self) -> str:
         """The tenant's key for plan-file secrets and secret hashes (bundle/secrets.py)."""
         if self._sealing_key is None:
+            # Read first: a write transaction (BEGIN IMMEDIATE on SQLite) would make
+            # every plan wait behind a running apply's commit.
+            with self.database.read() as conn:
+                self._sealing_key = db.existing_sealing_key(conn, self.tenant_id)
+        if self._sealing_key is None:
             with self.database.write() as conn:
                 self._sealing_key = db.sealing_key(conn, self.tenant_id)
         return self._sealing_key

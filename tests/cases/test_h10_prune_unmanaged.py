@@ -19,6 +19,7 @@ from oob_helpers import (
     change,
     changes,
     serial,
+    sql_row,
     sql_update,
     statuses,
     write_bundle,
@@ -215,12 +216,14 @@ def test_prune_deletes_in_reverse_dependency_order(cli: CliEnv) -> None:
     assert order.index("Offer.Silver Card") < order.index("Category.Credit Cards")
     assert order.index("Offer.Gold Card") < order.index("Category.Credit Cards")
 
+    ids = {(kind, name): sql_row(cli.url, kind, name)["id"] for _, kind, name in ops}  # type: ignore[index]
     cli.ok("apply", "empty.json", "--auto-approve", "--prune", "--allow-empty")
     assert cli.export()["resources"] == []
     assert cli.ok("state", "list").out.strip() == ""
     # soft deletes: the same names come back on the same rows
     cli.ok("apply", "bundle.yaml", "--auto-approve")
     assert len(cli.export()["resources"]) == 5
+    assert {key: sql_row(cli.url, *key)["id"] for key in ids} == ids  # type: ignore[index]
 
 
 def test_prune_refuses_a_channel_a_creative_still_uses(cli: CliEnv) -> None:

@@ -128,7 +128,18 @@ def canonical_spec(kind: KindDef, spec: dict[str, Any]) -> dict[str, Any]:
     model: BaseModel = kind.spec_model.model_validate(spec)
     dumped = model.model_dump(mode="json", by_alias=True)
     apply_sub_models(kind, dumped)
+    normalize_references(kind, dumped)
     return prune(dumped)
+
+
+def normalize_references(kind: KindDef, spec: dict[str, Any]) -> None:
+    """References name resources, and names are compared after NFC normalisation:
+    ``Cafe\u0301`` in a reference finds the resource named ``Café``."""
+    for ref in kind.refs:
+        ref.rewrite(spec, normalize_name)
+    for placement in spec.get("placements") or []:
+        if isinstance(placement, dict) and isinstance(placement.get("name"), str):
+            placement["name"] = normalize_name(placement["name"])
 
 
 def canonical_metadata(labels: dict[str, str] | None, annotations: dict[str, str] | None) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from decisionform.bundle.model import (
     apply_sub_models,
     format_path,
     normalize_name,
+    normalize_references,
     prune,
     sub_containers,
 )
@@ -254,6 +255,7 @@ def _spec(entry: RawEntry, kind: KindDef, subject: str | None, issues: list[Issu
         if len(issues) == start:
             raise
         return None
+    normalize_references(kind, dumped)
     return prune(dumped)
 
 

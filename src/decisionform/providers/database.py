@@ -48,25 +48,19 @@ def _json_dumps(value: Any) -> str:
 # ------------------------------------------------------------------ statement counting (bench/)
 # With DECISIONFORM_COUNT_STATEMENTS=PATH, a process counts the SQL statements it sends
 # (an executemany or a COPY is one) and writes {"SELECT": n, ...} to PATH at exit.
-_STATEMENTS: Counter[str] | None = None
-
-
-def count_statement(verb: str) -> None:
-    """Count one statement sent outside SQLAlchemy's cursor events (COPY)."""
-    if _STATEMENTS is not None:
-        _STATEMENTS[verb] += 1
+_STATEMENTS: Counter[str] = Counter()
+_COUNTING: list[bool] = []  # set once the exit hook is registered
 
 
 def _count_statements(engine: Engine) -> None:
-    global _STATEMENTS
     path = os.environ.get("DECISIONFORM_COUNT_STATEMENTS")
     if not path:
         return
-    if _STATEMENTS is None:
-        _STATEMENTS = Counter()
+    if not _COUNTING:  # the first engine of the process: write the counts at exit
+        _COUNTING.append(True)
         atexit.register(lambda: Path(path).write_bytes(orjson.dumps(_STATEMENTS)))
     event.listen(engine, "before_cursor_execute",
-                 lambda _c, _cur, statement, *_: count_statement(statement.split(None, 1)[0].upper()))
+                 lambda _c, _cur, statement, *_: _STATEMENTS.update((statement.split(None, 1)[0].upper(),)))
 
 
 def normalize_url(url: str) -> URL:
@@ -265,6 +259,11 @@ def tenant_id(conn: Connection, name: str) -> str:
     if found is None:
         raise TenantError(f"unknown tenant {name!r}; create it with `decisionform tenant create {name}`")
     return found
+
+
+def existing_sealing_key(conn: Connection, tenant: str) -> str | None:
+    key = conn.execute(select(tenants.c.sealing_key).where(tenants.c.id == tenant)).scalar()
+    return str(key) if key else None
 
 
 def sealing_key(conn: Connection, tenant: str) -> str:

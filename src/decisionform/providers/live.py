@@ -221,9 +221,8 @@ def _layout(kind_name: str) -> tuple[tuple[tuple[int, str], ...], str | None, tu
     return columns, CHILD_FIELDS.get(kind_name), tuple((ref, ref.column) for ref in refs)
 
 
-def _resource(kind: KindDef, row: Row[Any], names: _Names, children: dict[str, list[dict[str, Any]]],
+def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: dict[str, list[dict[str, Any]]],
               warnings: list[str]) -> Resource:
-    name = normalize_name(row.name)
     where = (kind.name, name)
     columns, child, refs = _layout(kind.name)
     raw: dict[str, Any] = {"status": row.status}
@@ -264,7 +263,7 @@ def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], na
             continue
         name = normalize_name(row.name)
         addr = address(kind.name, name)
-        resource = _resource(kind, row, names, children, snapshot.warnings) \
+        resource = _resource(kind, row, name, names, children, snapshot.warnings) \
             if resources is None or addr in resources else None
         snapshot.rows[addr] = LiveRow(kind.name, name, row.id, row.version, resource, row.updated_at)
     for raw_name, (_, row_id) in newest_deleted.items():

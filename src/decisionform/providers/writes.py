@@ -41,7 +41,6 @@ from sqlalchemy.exc import DBAPIError
 from decisionform.bundle.kinds import KIND_BY_NAME, KINDS, PLACEMENT, KindDef, RefPath, resolve_kind
 from decisionform.bundle.model import Resource, normalize_name
 from decisionform.errors import DatabaseError, StalePlanError, UsageError, quote_address
-from decisionform.providers.database import count_statement
 from decisionform.providers.schema import (
     KIND_TABLES,
     PLACEMENT_COLUMNS,
@@ -152,12 +151,15 @@ def _copy(conn: Connection, table: Table, names: list[str], values: list[tuple[A
     sql = f"COPY {preparer.format_table(table)} ({', '.join(preparer.quote(n) for n in names)}) FROM STDIN"
     dbapi = conn.dialect.loaded_dbapi
     try:
-        with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
-            for row in values:
-                copy.write_row(row)
+        with conn.connection.driver_connection.cursor() as cursor:
+            # SQLAlchemy does not see this statement: tell its listeners (statement counts, logging).
+            for listener in conn.dispatch.before_cursor_execute:
+                listener(conn, cursor, sql, None, None, False)
+            with cursor.copy(sql) as copy:
+                for row in values:
+                    copy.write_row(row)
     except dbapi.Error as exc:  # the driver's own error, as SQLAlchemy would have wrapped it
         raise DBAPIError.instance(sql, None, exc, dbapi.Error, dialect=conn.dialect) from exc
-    count_statement("COPY")
 
 
 def _utc(moment: datetime) -> datetime:
