@@ -306,6 +306,8 @@ def _type_word(value: Any) -> str:
 def _wording(err: Any, model: type[BaseModel], loc: PathT) -> str:
     kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
     if kind == "extra_forbidden":
+        if not loc:  # pydantic reports some keys (e.g. non-string ones) without a location
+            return f"unknown field {_type_word(value)}"
         options = _fields_at(model, loc[:-1])
         return f"unknown field {loc[-1]!r}{_hint(str(loc[-1]), options)}"
     if kind == "missing":
