@@ -225,6 +225,10 @@ def _plan_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def plan(bundle: str, prune: bool, allow_empty: bool, kinds: tuple[str, ...], targets: tuple[str, ...],
          out: str | None, fmt: str, detailed_exitcode: bool) -> None:
     """Show what applying BUNDLE would change; save it with --out."""
+    from decisionform.errors import UsageError
+
+    if out and os.path.exists(out) and os.path.realpath(out) == os.path.realpath(bundle):
+        raise UsageError(f"--out {out} is the bundle itself; write the plan to another file")
     engine = engine_from_ctx(quiet=fmt == "json")
     options = engine.options(prune=prune, allow_empty=allow_empty, kinds=kinds, targets=targets)
     planned = engine.plan(engine.load(bundle), options)
@@ -233,7 +237,12 @@ def plan(bundle: str, prune: bool, allow_empty: bool, kinds: tuple[str, ...], ta
     _emit(_render_plan(planned.to_document(), fmt))
     if out and fmt == "text":
         click.echo(f"\nSaved the plan to {out}. Apply exactly it with: decisionform apply {out}")
-    if detailed_exitcode and planned.has_changes:
+    adopted = len(planned.state_adopt) + len(planned.state_forget)
+    if adopted and fmt == "text":
+        click.echo(f"\nState: {adopted} resource(s) already match the database and will be recorded in "
+                   "(or dropped from) state by apply; no row changes.")
+    # Exit 2 whenever apply would write anything, rows or state, so CI that applies on 2 converges.
+    if detailed_exitcode and planned.writes_state:
         raise SystemExit(EXIT_CHANGES)
 
 
@@ -287,11 +296,21 @@ def apply(source: str, auto_approve: bool, prune: bool, allow_empty: bool, kinds
 
 
 def _is_plan_file(path: str) -> bool:
+    """A saved plan names its format near the top, however the JSON is laid out."""
+    import re
+
+    from decisionform.errors import UsageError
+
+    if not os.path.exists(path):
+        raise UsageError(f"no such file or directory: {path}")
+    if os.path.isdir(path):
+        return False
     try:
         with open(path, "rb") as fh:
-            return fh.read(40).lstrip().startswith(b'{"format":"decisionform-plan/')
-    except OSError:
-        return False
+            head = fh.read(4096)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return re.search(rb'"format"\s*:\s*"decisionform-plan/', head) is not None
 
 
 @cli.command()
@@ -310,7 +329,7 @@ def refresh(update_state: bool, force: bool, fmt: str, detailed_exitcode: bool, 
     _emit(_render_drift(report.to_document(), fmt))
     if update_state and report.has_drift and fmt == "text":
         click.echo("State updated with the live values of managed resources (unmanaged rows are never adopted).")
-    if detailed_exitcode and report.has_drift and not update_state:
+    if detailed_exitcode and report.has_drift:
         raise SystemExit(EXIT_CHANGES)
 
 

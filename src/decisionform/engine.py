@@ -8,6 +8,7 @@ progress go to an ``Observer`` that the caller plugs in.
 from __future__ import annotations
 
 import functools
+import hmac
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from decisionform.planner.build import (
     normalize_kinds,
     normalize_targets,
 )
-from decisionform.planner.plan import Plan, PlanOptions, read_plan_file, write_plan_file
+from decisionform.planner.plan import Plan, PlanOptions, plan_signature, read_plan_file, write_plan_file
 from decisionform.providers import apikeys
 from decisionform.providers import database as db
 from decisionform.providers.live import LiveSnapshot, read_live
@@ -117,6 +118,7 @@ class Engine:
     def database(self) -> db.Database:
         if self._database is None:
             self._database = db.Database(self.settings.database_url)
+            _require_sqlite_file(self._database)
         return self._database
 
     @property
@@ -156,6 +158,8 @@ class Engine:
 
     # ------------------------------------------------------------ admin
     def upgrade(self) -> None:
+        if self._database is None:
+            self._database = db.Database(self.settings.database_url)  # may create the SQLite file
         self.database.upgrade()
 
     def create_tenant(self, name: str) -> str:
@@ -215,6 +219,10 @@ class Engine:
             raise PlanFileError(f"the plan is for tenant {plan.tenant!r}, not {self.tenant!r}")
         if plan.database != self.database.identity():
             raise PlanFileError(f"the plan was made against {plan.database}, not {self.database.identity()}")
+        if plan.file_checksum is not None and not hmac.compare_digest(
+                plan.file_signature or "", plan_signature(plan.file_checksum, self.sealing_key)):
+            raise PlanFileError("the plan file's signature does not match: it was modified after it was "
+                                "made, or made for another database or tenant; make a new plan")
         backend = self.state_backend().kind
         if plan.state_backend != backend:
             raise PlanFileError(f"the plan was made with the {plan.state_backend} state backend, "
@@ -437,6 +445,13 @@ def _pushed(current: State, new: State, force: bool) -> State:
                                      f"{current.serial}; pass --force to overwrite")
     return State(lineage=new.lineage or current.lineage, serial=max(new.serial, current.serial + 1),
                  resources=new.resources, applied_plan_ids=current.applied_plan_ids)
+
+
+def _require_sqlite_file(database: db.Database) -> None:
+    """Only ``db upgrade`` may create a SQLite file: a typo in a path must not leave empty databases."""
+    path = database.url.database if database.dialect == "sqlite" else None
+    if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():
+        raise DecisionformError(f"no database at {path}; create it with `decisionform db upgrade`")
 
 
 def _redacted_document(resource: Any) -> dict[str, Any]:

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from decisionform.audit import write_apply_audit
 from decisionform.bundle import secrets
 from decisionform.bundle.compare import changed_paths
-from decisionform.bundle.model import Resource, digest, split_address
-from decisionform.errors import AlreadyAppliedError, StalePlanError, quote_address
+from decisionform.bundle.kinds import KIND_BY_NAME
+from decisionform.bundle.model import Resource, canonical_spec, digest, split_address
+from decisionform.errors import AlreadyAppliedError, PlanFileError, StalePlanError, quote_address
 from decisionform.planner.plan import Change, Plan
 from decisionform.providers.live import LiveSnapshot, Write, apply_writes, assign_ids, id_for, read_live
 from decisionform.state.backends import StateBackend
@@ -96,6 +99,7 @@ def _effective_bodies(plan: Plan, key: str) -> dict[str, dict[str, Any]]:
         if c.op not in ("create", "update"):
             continue
         body = secrets.resolve_env(c.kind, c.name, secrets.unseal(c.kind, c.after, key))
+        _check_spec(c, body)
         for path, expected in c.env_hashes.items():
             value = secrets.value_at(body, tuple(path.split(".")))
             if secrets.hash_value(value, key) != expected:
@@ -105,6 +109,15 @@ def _effective_bodies(plan: Plan, key: str) -> dict[str, dict[str, Any]]:
     if moved:
         raise StalePlanError(moved)
     return bodies
+
+
+def _check_spec(change: Change, body: dict[str, Any]) -> None:
+    """Defence in depth: what a plan file asks to write must still be a valid spec."""
+    try:
+        canonical_spec(KIND_BY_NAME[change.kind], body.get("spec") or {})
+    except (ValidationError, KeyError) as exc:
+        raise PlanFileError(f"the plan file holds an invalid spec for {quote_address(change.kind, change.name)}; "
+                            "it was not made by decisionform or was modified") from exc
 
 
 def _writes(plan: Plan, live: LiveSnapshot, bodies: dict[str, dict[str, Any]]) -> list[Write]:

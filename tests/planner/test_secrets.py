@@ -83,3 +83,28 @@ def test_env_reference_resolved_at_apply_and_checked_against_plan(cli: CliEnv, t
     assert _provider_config(cli.url, "Email")["apiKey"] == "first-value"
     assert cli.run("plan", bundle, "--detailed-exitcode", MAIL_KEY="first-value").code == 0
     assert cli.run("plan", bundle, "--detailed-exitcode", MAIL_KEY="rotated").code == 2
+
+
+def test_everything_under_a_credential_key_is_secret(cli: CliEnv, tmp_path: Path) -> None:
+    bundle = tmp_path / "nested.yaml"
+    bundle.write_text("""resources:
+  - kind: Channel
+    metadata: {name: Hook}
+    spec:
+      channelType: webhook
+      providerConfig:
+        url: https://hooks.example/x
+        secret: {inner: LEAK-ONE}
+        credentials: {user: u, pass: LEAK-TWO}
+        apiKeys: [LEAK-THREE]
+        connectionString: postgres://u:LEAK-FOUR@h/db
+""")
+    outputs = [cli.ok("plan", bundle, "--out", "p.out", "--format", fmt).out for fmt in ("text", "markdown", "json")]
+    outputs.append((tmp_path / "p.out").read_text())
+    cli.ok("apply", "p.out")
+    outputs += [cli.ok("export").out, cli.ok("state", "pull").out, cli.ok("refresh", "--format", "json").out]
+    for blob in outputs:
+        for leak in ("LEAK-ONE", "LEAK-TWO", "LEAK-THREE", "LEAK-FOUR"):
+            assert leak not in blob
+    assert _provider_config(cli.url, "Hook")["credentials"] == {"user": "u", "pass": "LEAK-TWO"}
+    assert cli.run("plan", bundle, "--detailed-exitcode").code == 0

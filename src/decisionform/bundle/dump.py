@@ -207,17 +207,37 @@ def _safe_parts(relative: str) -> tuple[str, ...] | None:
     return None if any(part in ("", ".", "..") for part in parts) else parts
 
 
+def _remove_stale(root: Path, keep: set[Path]) -> None:
+    """An export into an earlier export's folder drops the files of resources that are gone,
+    so that reading the folder back gives exactly the new export."""
+    if not root.is_dir():
+        return
+    for path in root.rglob("*"):
+        if path.suffix in (".yaml", ".yml", ".json") and path.is_file() and not path.is_symlink() \
+                and path.resolve() not in keep:
+            path.unlink()
+
+
 def write_files_layout(files: Mapping[str, str], out_dir: Path) -> None:
     """Write ``files`` under ``out_dir`` (created); refuses any path that would land outside it."""
     root = Path(out_dir).resolve()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--out {out_dir} is a file; the files layout needs a directory")
+    if root.is_dir() and any(root.iterdir()) and not (root / "manifest.yaml").is_file():
+        raise UsageError(f"refusing to write into {out_dir}: it is not empty and holds no earlier export "
+                         "(manifest.yaml)")
     targets: list[tuple[Path, str]] = []
     for relative, text in files.items():
         parts = _safe_parts(relative)
         if parts is None:
             raise UsageError(f"refusing to write {relative!r}: outside {out_dir}")
         targets.append((root.joinpath(*parts), text))
+    _remove_stale(root, {t for t, _ in targets})
     for target, text in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {target.parent}: {exc.strerror or exc}") from exc
         # A symlinked folder or file inside out_dir could still point elsewhere.
         if not target.parent.resolve().is_relative_to(root) or target.is_symlink():
             raise UsageError(f"refusing to write {target}: outside {out_dir}")

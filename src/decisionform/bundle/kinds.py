@@ -203,7 +203,8 @@ KIND_ORDER: dict[str, int] = {k.name: i for i, k in enumerate(KINDS)}
 
 # Keys inside free-form provider settings whose values are secrets (matched
 # case-insensitively on the key with separators removed).
-SECRET_KEY_WORDS = ("token", "apikey", "password", "secret", "passwd", "privatekey", "credential", "authorization")
+SECRET_KEY_WORDS = ("token", "apikey", "password", "secret", "passwd", "pwd", "privatekey", "credential",
+                    "authorization", "accesskey", "signingkey", "connectionstring", "dsn")
 
 
 def resolve_kind(name: str) -> KindDef | None:

@@ -41,10 +41,12 @@ PathT = tuple[str, ...]
 
 def _secret_leaves(mapping: dict[str, Any], prefix: PathT) -> Iterator[tuple[PathT, Any]]:
     for key, value in mapping.items():
-        if isinstance(value, dict) and SEALED not in value:
+        if is_secret_key(str(key)):
+            # Everything under a credential-named key is secret, whatever its shape.
+            if value is not None:
+                yield (*prefix, key), value
+        elif isinstance(value, dict):
             yield from _secret_leaves(value, (*prefix, key))
-        elif is_secret_key(str(key)) and value is not None:
-            yield (*prefix, key), value
 
 
 def secret_paths(kind: str, body: dict[str, Any] | None) -> Iterator[tuple[PathT, Any]]:
@@ -103,7 +105,9 @@ def value_at(body: dict[str, Any] | None, path: PathT) -> Any:
 
 def hash_value(value: Any, key: str) -> str:
     """Keyed (HMAC) so that a weak secret cannot be guessed from its hash in a plan or state file."""
-    text = value if isinstance(value, str) else repr(value)
+    import orjson
+
+    text = value if isinstance(value, str) else orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     return "hmac-sha256:" + hmac.new(key.encode(), text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 

@@ -25,13 +25,13 @@ ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.+\-Z]+)?$"
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Loose(BaseModel):
     """Known keys are typed; other keys are free-form (flow node configs)."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------- shared parts

@@ -316,6 +316,8 @@ def _wording(err: Any, model: type[BaseModel], loc: PathT) -> str:
         return f"must be true or false (got {_type_word(value)})"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return f"must be a whole number (got {_type_word(value)})"
+    if kind == "finite_number":
+        return f"must be a finite number (got {_type_word(value)})"
     if kind in ("float_type", "float_parsing"):
         return f"must be a number (got {_type_word(value)})"
     if kind == "string_type":

@@ -88,6 +88,7 @@ class _Builder:
             raise PruneRefused(
                 f"{self.bundle.source} has no resources: with --prune that would delete every managed "
                 "resource. If that is really what you want, pass --allow-empty")
+        self._check_targets()
         scoped = {a: r for a, r in self.desired.items() if self.in_scope(a)}
         deletes, forget = self._deletes()
         universe_resources = {a: row.resource for a, row in self.live.rows.items() if a not in deletes}
@@ -105,6 +106,15 @@ class _Builder:
                     tenant=ctx.tenant, database=ctx.database, state_backend=ctx.state_backend,
                     state_lineage=self.state.lineage, state_serial=self.state.serial,
                     options=self.options, changes=changes, state_forget=forget, state_adopt=adopt)
+
+    def _check_targets(self) -> None:
+        """A --target that names nothing is a typo, not "no changes"."""
+        known = set(self.desired) | set(self.state.resources) | set(self.live.rows)
+        for target in self.options.targets:
+            if target not in known:
+                hint = did_you_mean(target, known)
+                tail = f"; did you mean {hint!r}?" if hint else ""
+                raise UsageError(f"--target {target!r} is in neither the bundle, the state nor the database{tail}")
 
     def _compare(self, desired: Resource) -> Change:
         """Compare effective values (``${env:…}`` resolved, ``(sensitive)`` kept from live);

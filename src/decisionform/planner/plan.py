@@ -9,6 +9,7 @@ that was edited, truncated or written by another format version is refused.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import secrets
 import tempfile
@@ -86,6 +87,9 @@ class Plan:
     changes: list[Change]  # execution order; unchanged entries last
     state_forget: list[str] = field(default_factory=list)  # managed addresses already gone
     state_adopt: list[str] = field(default_factory=list)  # unchanged addresses missing from state
+    # Set when read from a file (not part of the stored body): what apply authenticates.
+    file_checksum: str | None = field(default=None, compare=False)
+    file_signature: str | None = field(default=None, compare=False)
 
     @property
     def has_changes(self) -> bool:
@@ -127,6 +131,8 @@ def diff_entry(change: Change) -> dict[str, Any]:
 def _body(plan: Plan, sealing_key: str) -> dict[str, Any]:
     """The plan as stored: literal secrets in ``after`` are sealed with the tenant's key."""
     body = asdict(plan)
+    body.pop("file_checksum", None)
+    body.pop("file_signature", None)
     for change in body["changes"]:
         change["after"] = seal(change["kind"], change["after"], sealing_key)
     return body
@@ -136,9 +142,17 @@ def _checksum(body_bytes: bytes) -> str:
     return "sha256:" + hashlib.sha256(body_bytes).hexdigest()
 
 
+def plan_signature(checksum: str, sealing_key: str) -> str:
+    """HMAC of the checksum with the tenant's key: only this database could have written the plan,
+    so apply runs exactly what was reviewed (an edited file with a recomputed sha256 is refused)."""
+    return "hmac-sha256:" + hmac.new(sealing_key.encode(), checksum.encode(), hashlib.sha256).hexdigest()
+
+
 def write_plan_file(plan: Plan, path: str | os.PathLike[str], sealing_key: str) -> None:
     body_bytes = orjson.dumps(_body(plan, sealing_key), option=orjson.OPT_SORT_KEYS)
-    doc = b'{"format":"' + PLAN_FILE_FORMAT.encode() + b'","checksum":"' + _checksum(body_bytes).encode() \
+    checksum = _checksum(body_bytes)
+    doc = b'{"format":"' + PLAN_FILE_FORMAT.encode() + b'","checksum":"' + checksum.encode() \
+        + b'","signature":"' + plan_signature(checksum, sealing_key).encode() \
         + b'","plan":' + body_bytes + b"}\n"
     target = Path(path)
     try:
@@ -167,7 +181,9 @@ def read_plan_file(path: str | os.PathLike[str]) -> Plan:
     body_bytes = orjson.dumps(doc["plan"], option=orjson.OPT_SORT_KEYS)
     if doc.get("checksum") != _checksum(body_bytes):
         raise PlanFileError(f"{name} failed its integrity check (sha256): it was modified or truncated")
-    return plan_from_body(doc["plan"], name)
+    plan = plan_from_body(doc["plan"], name)
+    plan.file_checksum, plan.file_signature = str(doc["checksum"]), str(doc.get("signature", ""))
+    return plan
 
 
 def plan_from_body(body: dict[str, Any], name: str = "plan") -> Plan:
