@@ -241,8 +241,8 @@ def plan(bundle: str, prune: bool, allow_empty: bool, kinds: tuple[str, ...], ta
     if adopted and fmt == "text":
         click.echo(f"\nState: {adopted} resource(s) already match the database and will be recorded in "
                    "(or dropped from) state by apply; no row changes.")
-    # Exit 2 whenever apply would write anything, rows or state, so CI that applies on 2 converges.
-    if detailed_exitcode and planned.writes_state:
+    # Exit 2 for row changes (DESIGN §5); state-only bookkeeping is shown above but is not a change.
+    if detailed_exitcode and planned.has_changes:
         raise SystemExit(EXIT_CHANGES)
 
 
