@@ -8,6 +8,7 @@ every row's ``version``/``updated_at``/``deleted_at``.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from decisionform.api.app import ApiSettings, create_app
+from decisionform.api.logs import JsonFormatter
 from decisionform.engine import Engine, Settings
 from decisionform.providers.database import Database
 from decisionform.providers.schema import KIND_TABLES, tenants
@@ -137,3 +139,15 @@ def make_client(cli: CliEnv, database: Database, **settings: Any) -> TestClient:
 
 def changes(doc: dict[str, Any]) -> list[tuple[str, str, str]]:
     return [(d["op"], d["kind"], d["name"]) for d in doc["diffs"] if d["op"] != "unchanged"]
+
+
+class LogCapture(logging.Handler):
+    """Collects the server's log records as the JSON lines it would print."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.setFormatter(JsonFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))

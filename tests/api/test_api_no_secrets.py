@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from api_support import ApiEnv
+from api_support import ApiEnv, LogCapture
 
-from decisionform.api.logs import JsonFormatter
 from support import NORTHWIND
 
 SECRETS = ("SG.REDACTED-EXAMPLE", "REDACTED-EXAMPLE")
 
 
-class _Capture(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-        self.setFormatter(JsonFormatter())
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
 def test_no_secret_in_api_responses_or_logs(api: ApiEnv) -> None:
-    handler = _Capture()
+    handler = LogCapture()
     loggers = [logging.getLogger(n) for n in ("decisionform", "decisionform.access", "decisionform.api")]
     for logger in loggers:
         logger.addHandler(handler)

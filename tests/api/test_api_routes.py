@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import yaml
-from api_support import ApiEnv, make_client
+from api_support import ApiEnv, LogCapture, make_client
 
-from decisionform.api.logs import JsonFormatter
 from support import case_file
 
 H12 = "H12-diff-dryrun-fidelity"
@@ -144,18 +143,8 @@ def test_openapi_describes_bundles_and_results(api: ApiEnv) -> None:
     assert "#/$defs/" not in refs
 
 
-class _Lines(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__()
-        self.lines: list[str] = []
-        self.setFormatter(JsonFormatter())
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-
-
 def test_access_log_is_json_and_keyless(api: ApiEnv) -> None:
-    handler = _Lines()
+    handler = LogCapture()
     loggers = [logging.getLogger(n) for n in ("decisionform.access", "decisionform.api")]
     for logger in loggers:
         logger.addHandler(handler)
