@@ -42,6 +42,13 @@ def _last_hash(conn: Connection, tenant_id: str) -> str:
     return row[0] if row else GENESIS
 
 
+def _presorted(body: Any) -> Any:
+    """``body`` serialised once, keys sorted: the hash below embeds these bytes as they are
+    (the same bytes as sorting the whole row) and the JSON column stores them, so a body of
+    10,000 changed resources is not serialised twice. Read back, it is a plain mapping again."""
+    return None if body is None else orjson.Fragment(orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
+
+
 def summary_text(summary: dict[str, int]) -> str:
     return (f"{summary['created']} created, {summary['updated']} updated, {summary['deleted']} deleted, "
             f"{summary['unchanged']} unchanged")
@@ -64,7 +71,7 @@ def write_apply_audit(conn: Connection, tenant_id: str, plan: Plan, actor: str, 
         entry = diff_entry(change)
         rows.append({
             "tenant_id": tenant_id, "action": f"gitops_{change.op}", "entity_type": change.kind,
-            "entity_name": change.name, "before": entry["before"], "after": entry["after"],
+            "entity_name": change.name, "before": _presorted(entry["before"]), "after": _presorted(entry["after"]),
             "summary": f"{change.op} {change.kind} {change.name!r}" +
                        (f" ({', '.join(change.changed)})" if change.changed else ""),
             "actor": actor, "plan_id": plan.plan_id, "created_at": now,

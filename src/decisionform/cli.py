@@ -7,6 +7,7 @@ the traceback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
@@ -124,10 +125,19 @@ def engine_from_ctx(quiet: bool = False) -> Any:
         settings.state = obj["state"]
     observer = CliObserver(quiet=quiet)
     _OBSERVERS.append(observer)
-    return Engine(settings, observer=observer)
+    engine = Engine(settings, observer=observer)
+    _ENGINES.append(engine)
+    return engine
 
 
 _OBSERVERS: list[CliObserver] = []
+_ENGINES: list[Any] = []  # closed when the command ends: pooled connections say goodbye
+
+
+def _close_engines() -> None:
+    while _ENGINES:
+        with contextlib.suppress(Exception):  # why: closing idle connections must not fail a command
+            _ENGINES.pop().close()
 
 
 def _end_progress() -> None:
@@ -563,6 +573,7 @@ def run(argv: list[str] | None = None) -> int:
             result = cli.main(args=args, prog_name="decisionform", standalone_mode=False)
         finally:
             _end_progress()
+            _close_engines()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     except click.exceptions.Abort:
@@ -589,7 +600,12 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def main() -> None:
-    sys.exit(run())
+    code = run()
+    # The process ends here. Freezing what is left spares the interpreter's final garbage
+    # collection, which would walk every object that importing SQLAlchemy, pydantic and the
+    # kinds' models made (about 0.25 s of every command); the OS takes the memory back anyway.
+    gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -189,19 +189,19 @@ class Engine:
         return PlanOptions(prune=prune, allow_empty=allow_empty, kinds=normalize_kinds(kinds),
                            targets=normalize_targets(targets))
 
-    def _read(self) -> tuple[State, LiveSnapshot]:
+    def _read(self, bundle: Bundle | None = None) -> tuple[State, LiveSnapshot]:
         backend = self.state_backend()
         self.observer.progress("Reading the database")
         with self.database.read() as conn:
             state = backend.load(conn)
-            live = read_live(conn, self.tenant_id)
+            live = read_live(conn, self.tenant_id, expect=bundle.by_address() if bundle else None)
         for warning in live.warnings:
             self.observer.warn(warning)
         return state, live
 
     @_bulk
     def plan(self, bundle: Bundle, options: PlanOptions) -> Plan:
-        state, live = self._read()
+        state, live = self._read(bundle)
         ctx = PlanContext(tenant=self.tenant, database=self.database.identity(),
                           state_backend=self.state_backend().kind, sealing_key=self.sealing_key)
         self.observer.progress(f"Planning {len(bundle.resources):,} resources against {len(live.rows):,} rows")

@@ -99,7 +99,8 @@ def _effective_bodies(plan: Plan, key: str) -> dict[str, dict[str, Any]]:
         if c.op not in ("create", "update"):
             continue
         body = secrets.resolve_env(c.kind, c.name, secrets.unseal(c.kind, c.after, key))
-        _check_spec(c, body)
+        if not plan.specs_validated:  # a plan file; a plan made in this process validated its bundle
+            _check_spec(c, body)
         for path, expected in c.env_hashes.items():
             value = secrets.value_at(body, tuple(path.split(".")))
             if secrets.hash_value(value, key) != expected:

@@ -177,6 +177,8 @@ class Resource:
     labels: dict[str, str] = field(default_factory=dict)
     annotations: dict[str, str] = field(default_factory=dict)
     origin: Any = None  # the RawEntry it came from (bundle side), for locations
+    # canonical_json(body()), made once: the diff compares it and the digest hashes it
+    _body_json: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def kind_def(self) -> KindDef:
@@ -198,8 +200,14 @@ class Resource:
         """What the diff compares: ``{metadata: {labels, annotations}, spec}``."""
         return {"metadata": canonical_metadata(self.labels, self.annotations), "spec": self.spec}
 
+    def body_json(self) -> bytes:
+        """``canonical_json(self.body())``, computed once (the spec is not changed after loading)."""
+        if self._body_json is None:
+            self._body_json = canonical_json(self.body())
+        return self._body_json
+
     def digest(self) -> str:
-        return digest(self.body())
+        return json_digest(self.body_json())
 
     def document(self) -> dict[str, Any]:
         """The bundle form of this resource, keys in the conventional order."""

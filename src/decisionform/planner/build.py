@@ -102,10 +102,12 @@ class _Builder:
             changes.append(Change(row.kind, row.name, "delete", before=self._hashed(row), after=None,
                                   id=row.id, version=row.version, live_digest=self.live_digest(row)))
         adopt = [c.address for c in changes if c.op == "unchanged" and self._state_lags(c)]
-        return Plan(plan_id=new_plan_id(), created_at=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        plan = Plan(plan_id=new_plan_id(), created_at=utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
                     tenant=ctx.tenant, database=ctx.database, state_backend=ctx.state_backend,
                     state_lineage=self.state.lineage, state_serial=self.state.serial,
                     options=self.options, changes=changes, state_forget=forget, state_adopt=adopt)
+        plan.specs_validated = True  # the bundle was validated when it loaded
+        return plan
 
     def _check_targets(self) -> None:
         """A --target that names nothing is a typo, not "no changes"."""
@@ -122,7 +124,7 @@ class _Builder:
         kind, name = desired.kind, desired.name
         row = self.live.rows.get(desired.address)
         live_body, hashed, live_digest, live_json = self._live_form(row) if row is not None else (None,) * 4
-        after = effective = desired.body()
+        after = effective = body = desired.body()
         env_hashes: dict[str, str] = {}
         if desired.kind_def.secret_fields:  # only these kinds can hold secrets, (sensitive) or ${env:…}
             after = secrets.keep_live(kind, name, after, live_body)
@@ -131,7 +133,8 @@ class _Builder:
                           for path in secrets.env_refs(kind, after)}
         if row is None:
             return Change(kind, name, "create", before=None, after=after, env_hashes=env_hashes)
-        if hashed is live_body and canonical_json(effective) == live_json:
+        desired_json = desired.body_json() if effective is body else canonical_json(effective)
+        if hashed is live_body and desired_json == live_json:
             paths = []  # no secrets: the JSON the live digest was made of says "same" (most rows)
         else:
             paths = changed_paths(live_body, effective)
@@ -145,7 +148,7 @@ class _Builder:
         if found is None:
             body = row.resource.body()
             hashed = secrets.hashed(row.kind, body, self.key)
-            data = canonical_json(hashed)
+            data = row.resource.body_json() if hashed is body else canonical_json(hashed)
             found = self._live_forms[row.resource.address] = (body, hashed, json_digest(data), data)
         return found
 

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import orjson
 
@@ -90,6 +90,9 @@ class Plan:
     # Set when read from a file (not part of the stored body): what apply authenticates.
     file_checksum: str | None = field(default=None, compare=False)
     file_signature: str | None = field(default=None, compare=False)
+    # True only on a plan that build_plan made, in this process, from a bundle it validated;
+    # never stored or read back, so a plan file's specs are always checked again by apply.
+    specs_validated: ClassVar[bool] = False
 
     @property
     def has_changes(self) -> bool:

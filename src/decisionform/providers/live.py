@@ -15,7 +15,7 @@ public names are re-exported here, so ``live`` is the one import for both.
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,6 +27,8 @@ from decisionform.bundle.kinds import KIND_BY_NAME, KINDS, PLACEMENT, KindDef, R
 from decisionform.bundle.model import (
     Resource,
     address,
+    canonical_json,
+    canonical_metadata,
     canonical_spec,
     format_path,
     normalize_name,
@@ -184,7 +186,7 @@ def _placement_spec(row: Row[Any]) -> dict[str, Any]:
     spec: dict[str, Any] = {"name": normalize_name(row.name), "description": row.description}
     for col in PLACEMENT_COLUMNS:
         spec[col.key] = row._mapping[col.column]
-    return {k: v for k, v in spec.items() if v is not None}
+    return {k: v for k, v in spec.items() if v is not None and v != {} and v != []}  # read as absent
 
 
 def _children(rows: Sequence[Row[Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -222,7 +224,7 @@ def _layout(kind_name: str) -> tuple[tuple[tuple[int, str], ...], str | None, tu
 
 
 def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: dict[str, list[dict[str, Any]]],
-              warnings: list[str]) -> Resource:
+              warnings: list[str], desired: Resource | None = None) -> Resource:
     where = (kind.name, name)
     columns, child, refs = _layout(kind.name)
     raw: dict[str, Any] = {"status": row.status}
@@ -232,10 +234,11 @@ def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: 
     # positional access is what keeps this loop cheap at 10k rows.
     for position, key in columns:
         value = row[position]
-        if value is not None:
-            raw[key] = value
-    if child:
-        raw[child] = children.get(row.id, [])
+        if value is not None and value != {} and value != []:  # empty reads as absent (canonical form)
+            # a REAL column gives 879.0 for 879: the canonical form's integer (as prune makes it)
+            raw[key] = prune(value) if type(value) is float else value
+    if child and row.id in children:
+        raw[child] = children[row.id]
     # Foreign-key columns sit at their spec key as ids, so one pass over the
     # declared references names both those and the ids inside JSON; qualified
     # references go last, once the sibling they belong to reads as a name.
@@ -248,12 +251,22 @@ def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: 
         else:
             ref.rewrite(raw, lambda ref_id, ref=ref: names.name(
                 ref, ref_id, where, warnings, raw.get(ref.qualifier or "")))
+    labels, annotations = dict(row.labels or {}), dict(row.annotations or {})
+    if desired is not None and not kind.secret_fields:
+        # A row that holds exactly the bundle's canonical form (same JSON, same types) is
+        # what canonical_spec would make of it: skip validating and normalising it again.
+        # Most rows of a plan are such; any difference takes the full path below.
+        data = canonical_json({"metadata": canonical_metadata(labels, annotations), "spec": raw})
+        if data == desired.body_json():
+            return Resource(kind.name, name, desired.spec, labels=labels, annotations=annotations,
+                            _body_json=data)
     spec = _canonical(kind, raw, where, warnings)
-    return Resource(kind.name, name, spec, labels=dict(row.labels or {}), annotations=dict(row.annotations or {}))
+    return Resource(kind.name, name, spec, labels=labels, annotations=annotations)
 
 
 def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], names: _Names,
-             children: dict[str, list[dict[str, Any]]], resources: Collection[str] | None) -> None:
+             children: dict[str, list[dict[str, Any]]], resources: Collection[str] | None,
+             expect: Mapping[str, Resource]) -> None:
     newest_deleted: dict[str, tuple[datetime, str]] = {}
     for row in sorted(rows, key=lambda r: (r.name, r.id)):
         if row.deleted_at is not None:
@@ -263,7 +276,7 @@ def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], na
             continue
         name = normalize_name(row.name)
         addr = address(kind.name, name)
-        resource = _resource(kind, row, name, names, children, snapshot.warnings) \
+        resource = _resource(kind, row, name, names, children, snapshot.warnings, expect.get(addr)) \
             if resources is None or addr in resources else None
         snapshot.rows[addr] = LiveRow(kind.name, name, row.id, row.version, resource, row.updated_at)
     for raw_name, (_, row_id) in newest_deleted.items():
@@ -273,7 +286,7 @@ def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], na
 
 
 def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = None, *,
-              resources: Collection[str] | None = None) -> LiveSnapshot:
+              resources: Collection[str] | None = None, expect: Mapping[str, Resource] | None = None) -> LiveSnapshot:
     """The tenant's live rows of ``kinds`` (default: all), references as names.
 
     One query per table: the wanted kinds in full, the kinds they reference
@@ -281,6 +294,8 @@ def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = 
     reference is involved. With ``resources`` (addresses), only those rows
     get their canonical ``resource`` (the costly part); the others carry
     identity and version, and ``resource`` None (what apply's checks need).
+    ``expect`` (the bundle's resources by address) only saves work: a row equal
+    to its expected resource is not normalised again.
     """
     wanted = _wanted(kinds)
     needed, with_placements = _needed(wanted)
@@ -300,7 +315,7 @@ def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = 
             snapshot.placement_ids[(channel, name)] = row_id
     children = _children(placement_rows)
     for kind in wanted:
-        _collect(snapshot, KIND_BY_NAME[kind.name], full[kind.name], names, children, resources)
+        _collect(snapshot, KIND_BY_NAME[kind.name], full[kind.name], names, children, resources, expect or {})
     return snapshot
 
 

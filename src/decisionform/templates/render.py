@@ -291,6 +291,7 @@ def _plain(value: Any) -> str:
 
 _VALUE_JSON = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))  # json.dumps makes one per call
 _json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_INF = float("inf")
 
 
 @functools.lru_cache(maxsize=8192)  # why: field paths recur in every resource of a kind
@@ -302,8 +303,16 @@ def _fmt(value: Any) -> str:
     """One value as compact JSON (strings quoted), safe for a terminal."""
     if value is MISSING:
         return "(absent)"
-    if type(value) is str:  # what JSONEncoder.encode does for a str, without its checks
+    kind = type(value)
+    if kind is str:  # what JSONEncoder.encode does for a str, without its checks
         return value if value in _SENSITIVE else _unhide(_json_string(value))
+    if kind is bool or value is None:  # scalars as the encoder writes them, without making an encoder
+        return "true" if value is True else "false" if value is False else "null"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        return "NaN" if value != value else "Infinity" if value == _INF else "-Infinity" if value == -_INF \
+            else float.__repr__(value)
     if isinstance(value, str) and value in _SENSITIVE:
         return value
     try:
