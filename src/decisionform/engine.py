@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import functools
 import hmac
+import importlib
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from decisionform import __version__
-from decisionform.audit import ChainCheck, list_audit, row_document, verify_chain
 from decisionform.bundle.dump import dump_json, dump_yaml, files_layout, write_files_layout
 from decisionform.bundle.kinds import KIND_ORDER, KINDS
 from decisionform.bundle.load import load_bundle, load_bundle_text
@@ -25,7 +25,6 @@ from decisionform.bundle.model import API_VERSION, Bundle
 from decisionform.bundle.secrets import SENSITIVE, env_refs, map_secrets
 from decisionform.bundle.source import gc_paused
 from decisionform.errors import DecisionformError, PlanFileError, StateConflictError, StateError, UsageError
-from decisionform.executor import ApplyResult, execute
 from decisionform.planner.build import (
     PlanContext,
     build_plan,
@@ -34,14 +33,39 @@ from decisionform.planner.build import (
     normalize_targets,
 )
 from decisionform.planner.plan import Plan, PlanOptions, plan_signature, read_plan_file, write_plan_file
-from decisionform.providers import apikeys
-from decisionform.providers import database as db
-from decisionform.providers.live import LiveSnapshot, read_live
-from decisionform.state.backends import DatabaseState, FileState, StateBackend
-from decisionform.state.drift import DriftReport, accept_drift, compute_drift
-from decisionform.state.locks import LeaseLock, LockInfo, list_locks, unlock, whoami
 from decisionform.state.model import State
-from decisionform.state.reports import list_drift_reports, store_drift_report, tenants_with_state
+
+if TYPE_CHECKING:
+    from decisionform.audit import ChainCheck
+    from decisionform.executor import ApplyResult
+    from decisionform.providers.apikeys import ApiKey
+    from decisionform.providers.database import Database
+    from decisionform.providers.live import LiveSnapshot
+    from decisionform.state.backends import StateBackend
+    from decisionform.state.drift import DriftReport
+    from decisionform.state.locks import LeaseLock, LockInfo
+
+
+class _Lazy:
+    """A module imported on first use. The SQL side (SQLAlchemy alone is ~0.3 s of start-up)
+    is paid only by commands that touch a database, not by ``--help`` or ``validate``."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._name), attr)
+
+
+_audit = _Lazy("decisionform.audit")
+_executor = _Lazy("decisionform.executor")
+apikeys = _Lazy("decisionform.providers.apikeys")
+db = _Lazy("decisionform.providers.database")
+_live = _Lazy("decisionform.providers.live")
+_backends = _Lazy("decisionform.state.backends")
+_drift = _Lazy("decisionform.state.drift")
+_locks = _Lazy("decisionform.state.locks")
+_reports = _Lazy("decisionform.state.reports")
 
 DEFAULT_DATABASE_URL = "sqlite:///decisionform.db"
 
@@ -106,7 +130,7 @@ class DriftCheck:
 
 class Engine:
     def __init__(self, settings: Settings, observer: Observer | None = None,
-                 database: db.Database | None = None) -> None:
+                 database: Database | None = None) -> None:
         self.settings = settings
         self.observer = observer or SilentObserver()
         self._database = database
@@ -115,7 +139,7 @@ class Engine:
 
     # ------------------------------------------------------------ plumbing
     @property
-    def database(self) -> db.Database:
+    def database(self) -> Database:
         if self._database is None:
             self._database = db.Database(self.settings.database_url)
             _require_sqlite_file(self._database)
@@ -149,8 +173,8 @@ class Engine:
 
     def state_backend(self) -> StateBackend:
         if self.settings.state in ("", "db"):
-            return DatabaseState(self.tenant_id)
-        return FileState(self.settings.state)
+            return _backends.DatabaseState(self.tenant_id)
+        return _backends.FileState(self.settings.state)
 
     def close(self) -> None:
         if self._database is not None:
@@ -194,7 +218,7 @@ class Engine:
         self.observer.progress("Reading the database")
         with self.database.read() as conn:
             state = backend.load(conn)
-            live = read_live(conn, self.tenant_id, expect=bundle.by_address() if bundle else None)
+            live = _live.read_live(conn, self.tenant_id, expect=bundle.by_address() if bundle else None)
         for warning in live.warnings:
             self.observer.warn(warning)
         return state, live
@@ -234,11 +258,11 @@ class Engine:
         """Apply exactly ``plan`` or refuse (stale, already applied, locked)."""
         self._check_plan_target(plan)
         if not plan.writes_state:
-            return ApplyResult(plan, applied=False, serial=plan.state_serial)
+            return _executor.ApplyResult(plan, applied=False, serial=plan.state_serial)
         with self._lock("apply", plan.plan_id, lock_timeout):
             self._applying(plan)
-            return execute(self.database, self.tenant_id, plan, self.state_backend(),
-                           actor=actor or whoami(), key=self.sealing_key, hook=hook)
+            return _executor.execute(self.database, self.tenant_id, plan, self.state_backend(),
+                           actor=actor or _locks.whoami(), key=self.sealing_key, hook=hook)
 
     def _applying(self, plan: Plan) -> None:
         s = plan.summary()
@@ -252,17 +276,17 @@ class Engine:
         """Plan and apply under one lease, so a repeated request converges instead of applying twice."""
         if dry_run:
             plan = self.plan(bundle, options)
-            return ApplyResult(plan, applied=False, serial=plan.state_serial)
+            return _executor.ApplyResult(plan, applied=False, serial=plan.state_serial)
         with self._lock("apply", None, lock_timeout):
             plan = self.plan(bundle, options)
             if not plan.writes_state:
-                return ApplyResult(plan, applied=False, serial=plan.state_serial)
+                return _executor.ApplyResult(plan, applied=False, serial=plan.state_serial)
             self._applying(plan)
-            return execute(self.database, self.tenant_id, plan, self.state_backend(),
-                           actor=actor or whoami(), key=self.sealing_key, hook=hook)
+            return _executor.execute(self.database, self.tenant_id, plan, self.state_backend(),
+                           actor=actor or _locks.whoami(), key=self.sealing_key, hook=hook)
 
     def _lock(self, operation: str, plan_id: str | None, timeout: float) -> LeaseLock:
-        return LeaseLock(self.database, self.tenant_id, operation, plan_id=plan_id, timeout=timeout,
+        return _locks.LeaseLock(self.database, self.tenant_id, operation, plan_id=plan_id, timeout=timeout,
                          warn=self.observer.warn)
 
     # ------------------------------------------------------------ refresh
@@ -271,8 +295,8 @@ class Engine:
                 lock_timeout: float = 0.0) -> DriftReport:
         state, live = self._read()
         self.observer.progress(f"Comparing {len(live.rows):,} rows with state")
-        report = DriftReport(tenant=self.tenant, database=self.database.identity(),
-                             created_at=_now(), items=compute_drift(state, live.rows, self.sealing_key),
+        report = _drift.DriftReport(tenant=self.tenant, database=self.database.identity(),
+                             created_at=_now(), items=_drift.compute_drift(state, live.rows, self.sealing_key),
                              managed=len(state.resources))
         if update_state and report.has_drift:
             with self._lock("refresh", None, lock_timeout):
@@ -283,8 +307,8 @@ class Engine:
         backend = self.state_backend()
         with self.database.write() as conn:
             state = backend.load(conn)
-            live = read_live(conn, self.tenant_id, resources=state.resources)  # only managed rows are compared
-            resources = accept_drift(state, live.rows, self.sealing_key, force=force)
+            live = _live.read_live(conn, self.tenant_id, resources=state.resources)  # only managed rows are compared
+            resources = _drift.accept_drift(state, live.rows, self.sealing_key, force=force)
             if resources == state.resources:
                 return
             try:
@@ -325,25 +349,25 @@ class Engine:
         return Engine(settings, observer=SilentObserver(), database=self.database)
 
     def create_api_key(self, role: str, *, name: str | None = None,
-                       expires: str | None = None) -> tuple[apikeys.ApiKey, str]:
+                       expires: str | None = None) -> tuple[ApiKey, str]:
         """A new key for this tenant: its record and the plaintext, which is never stored."""
         apikeys.check_role(role)
         expires_at = apikeys.parse_expiry(expires)
         with self.database.write() as conn:
             return apikeys.create_api_key(conn, self.tenant_id, role, name=name, expires_at=expires_at)
 
-    def list_api_keys(self) -> list[apikeys.ApiKey]:
+    def list_api_keys(self) -> list[ApiKey]:
         """This tenant's keys, or every tenant's when no tenant is set."""
         tenant_id = self.tenant_id if self.settings.tenant else None
         with self.database.read() as conn:
             return apikeys.list_api_keys(conn, tenant_id)
 
-    def revoke_api_key(self, ident: str) -> apikeys.ApiKey:
+    def revoke_api_key(self, ident: str) -> ApiKey:
         tenant_id = self.tenant_id if self.settings.tenant else None
         with self.database.write() as conn:
             return apikeys.revoke_api_key(conn, ident, tenant_id)
 
-    def authenticate(self, key: str) -> apikeys.ApiKey:
+    def authenticate(self, key: str) -> ApiKey:
         """The record of a usable key; AccessDenied when unknown, revoked or expired."""
         with self.database.read() as conn:
             return apikeys.verify_api_key(conn, key)
@@ -351,12 +375,12 @@ class Engine:
     def audit_logs(self, *, action: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """This tenant's audit rows, newest first, in the API's shape."""
         with self.database.read() as conn:
-            rows = list_audit(conn, self.tenant_id, action=action, limit=limit)
-        return [row_document(row, self.tenant) for row in rows]
+            rows = _audit.list_audit(conn, self.tenant_id, action=action, limit=limit)
+        return [_audit.row_document(row, self.tenant) for row in rows]
 
     def verify_audit(self) -> ChainCheck:
         with self.database.read() as conn:
-            return verify_chain(conn, self.tenant_id)
+            return _audit.verify_chain(conn, self.tenant_id)
 
     @staticmethod
     def env_references(bundle: Bundle) -> list[str]:
@@ -372,12 +396,12 @@ class Engine:
     def store_drift_report(self, report: DriftReport) -> int:
         """Keep ``report`` in ``drift_reports`` for this tenant; returns its id. Refresh alone stores nothing."""
         with self.database.write() as conn:
-            return store_drift_report(conn, self.tenant_id, report.to_document())
+            return _reports.store_drift_report(conn, self.tenant_id, report.to_document())
 
     def drift_check_all(self) -> list[DriftCheck]:
         """``drift_check`` for every tenant that has database state; one tenant's error stops only it."""
         with self.database.read() as conn:
-            names = tenants_with_state(conn)
+            names = _reports.tenants_with_state(conn)
         results = []
         for name in names:
             try:
@@ -389,7 +413,7 @@ class Engine:
 
     def drift_reports(self, limit: int = 20) -> list[dict[str, Any]]:
         with self.database.read() as conn:
-            return list_drift_reports(conn, self.tenant_id, limit)
+            return _reports.list_drift_reports(conn, self.tenant_id, limit)
 
     # ------------------------------------------------------------ state and locks
     def pull_state(self) -> State:
@@ -429,10 +453,10 @@ class Engine:
         return new
 
     def locks(self) -> list[LockInfo]:
-        return list_locks(self.database)
+        return _locks.list_locks(self.database)
 
     def unlock(self, lock_id: str) -> LockInfo:
-        return unlock(self.database, lock_id)
+        return _locks.unlock(self.database, lock_id)
 
 
 def _pushed(current: State, new: State, force: bool) -> State:
@@ -447,7 +471,7 @@ def _pushed(current: State, new: State, force: bool) -> State:
                  resources=new.resources, applied_plan_ids=current.applied_plan_ids)
 
 
-def _require_sqlite_file(database: db.Database) -> None:
+def _require_sqlite_file(database: Database) -> None:
     """Only ``db upgrade`` may create a SQLite file: a typo in a path must not leave empty databases."""
     path = database.url.database if database.dialect == "sqlite" else None
     if path and path != ":memory:" and not path.startswith("file:") and not Path(path).exists():

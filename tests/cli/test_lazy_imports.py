@@ -40,3 +40,4 @@ def test_validate_does_not_import_the_server() -> None:
     code, modules = _modules("validate", str(NORTHWIND))
     assert code == 0
     assert not modules & set(SERVER), sorted(modules & set(SERVER))
+    assert not modules & {"sqlalchemy", "psycopg"}  # validate needs no database: no SQL stack either
