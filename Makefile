@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	set -o pipefail; $(BIN)/pip install --quiet --upgrade pip 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	set -o pipefail; $(BIN)/pip install --quiet -e '.[test]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	$(BIN)/python -m compileall -q src >/dev/null  # an editable install is not byte-compiled
 	touch $(STAMP)
 
 demo: $(STAMP)
