@@ -150,10 +150,10 @@ def _color() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def _render_plan(doc: dict[str, Any], fmt: str) -> str:
+def _render_plan(doc: dict[str, Any], fmt: str, *, created_fields: bool = True) -> str:
     from decisionform.templates import render_plan
 
-    return render_plan(doc, fmt, color=_color() and fmt == "text")
+    return render_plan(doc, fmt, color=_color() and fmt == "text", created_fields=created_fields)
 
 
 def _render_drift(doc: dict[str, Any], fmt: str) -> str:
@@ -296,7 +296,7 @@ def apply(source: str, auto_approve: bool, prune: bool, allow_empty: bool, kinds
     if fmt != "text":
         _emit(_render_plan(doc, fmt))
         return
-    _emit(_render_plan(doc, "text"))
+    _emit(_render_plan(doc, "text", created_fields=False))  # the fields were in the reviewed plan
     s = doc["summary"]
     if result.applied:
         click.echo(f"\nApply complete: {s['created']} created, {s['updated']} updated, {s['deleted']} deleted "

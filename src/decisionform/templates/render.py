@@ -627,8 +627,13 @@ def _check_format(fmt: str) -> None:
         raise ValueError(f"unknown format {fmt!r}; expected text, markdown or json")
 
 
-def render_plan(doc: dict, fmt: Format, *, color: bool = False) -> str:
-    """A plan document as terminal text, pull-request markdown or JSON."""
+def render_plan(doc: dict, fmt: Format, *, color: bool = False, created_fields: bool = True) -> str:
+    """A plan document as terminal text, pull-request markdown or JSON.
+
+    ``created_fields=False`` (text): a create is one line, its address; what ``apply``
+    prints, since every field of 10,000 created resources was in the plan already and
+    would bury the updates and deletes in the job's log.
+    """
     _check_format(fmt)
     if fmt == "json":
         return _json(doc)
@@ -636,7 +641,9 @@ def render_plan(doc: dict, fmt: Format, *, color: bool = False) -> str:
         return _plan_markdown(doc)
     view = _plan_view(doc)
     paint = _painter(color)
-    view["changes"] = [_resource(d, _PLAN_SYM[d["op"]], paint, d["op"] != "delete") for d in view["changes"]]
+    view["changes"] = [_resource(d, _PLAN_SYM[d["op"]], paint,
+                                 d["op"] == "update" or (created_fields and d["op"] == "create"))
+                       for d in view["changes"]]
     view["deletes"] = [_address(d) for d in view["deletes"]]
     return _render("plan.txt.j2", paint=paint, **view)
 
