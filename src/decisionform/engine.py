@@ -213,12 +213,17 @@ class Engine:
         return PlanOptions(prune=prune, allow_empty=allow_empty, kinds=normalize_kinds(kinds),
                            targets=normalize_targets(targets))
 
-    def _read(self, bundle: Bundle | None = None) -> tuple[State, LiveSnapshot]:
+    def _read(self, bundle: Bundle | None = None, *, compare_with_state: bool = False) -> tuple[State, LiveSnapshot]:
+        """State and the live rows; rows equal to the bundle's resources (or, to compare only,
+        to the state's records) are read without normalising them again."""
         backend = self.state_backend()
         self.observer.progress("Reading the database")
         with self.database.read() as conn:
             state = backend.load(conn)
-            live = _live.read_live(conn, self.tenant_id, expect=bundle.by_address() if bundle else None)
+            expect: dict[str, Any] | None = bundle.by_address() if bundle is not None else None
+            if compare_with_state:
+                expect = {addr: entry.digest for addr, entry in state.resources.items() if entry.digest}
+            live = _live.read_live(conn, self.tenant_id, expect=expect)
         for warning in live.warnings:
             self.observer.warn(warning)
         return state, live
@@ -293,7 +298,7 @@ class Engine:
     @_bulk
     def refresh(self, *, update_state: bool = False, force: bool = False,
                 lock_timeout: float = 0.0) -> DriftReport:
-        state, live = self._read()
+        state, live = self._read(compare_with_state=True)
         self.observer.progress(f"Comparing {len(live.rows):,} rows with state")
         report = _drift.DriftReport(tenant=self.tenant, database=self.database.identity(),
                              created_at=_now(), items=_drift.compute_drift(state, live.rows, self.sealing_key),

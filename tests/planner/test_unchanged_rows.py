@@ -53,3 +53,27 @@ def test_empty_values_in_the_database_read_as_absent(cli: CliEnv) -> None:
     sql_update(cli.url, "Offer", OFFER, eligibility={"minAge": 21})
     doc = _plan(cli)
     assert change(doc, "Offer", OFFER)["changedFields"] == ["spec.eligibility.minAge"]  # the deepest path (compare.py)
+
+
+def test_refresh_sees_a_value_of_another_type(cli: CliEnv) -> None:
+    """Refresh reads rows against the state's digests the same way: a type change is drift."""
+    _applied(cli)
+    assert cli.run("refresh", "--detailed-exitcode").code == 0
+    sql_update(cli.url, "Offer", OFFER, custom_fields={"annualFee": True, "rewardsProgram": "miles"})
+    result = cli.run("refresh", "--format", "json", "--detailed-exitcode")
+    assert result.code == 2, result
+    drift = result.json()["drift"]
+    assert [(d["kind"], d["name"], d["status"], d["changedFields"]) for d in drift] == [
+        ("Offer", OFFER, "changed", ["spec.customFields.annualFee"])]
+
+
+def test_export_keeps_the_conventional_key_order(cli: CliEnv) -> None:
+    """Rows read without normalising keep the canonical key order in what users see."""
+    _applied(cli)
+    cli.ok("plan", "bundle.yaml")  # the shortcut path was taken; export must not depend on it
+    text = cli.ok("export").out
+    offer = text[text.index("name: Platinum Travel Card"):]
+    spec = offer[offer.index("spec:"):]
+    keys = [line.strip().split(":")[0] for line in spec.splitlines()[1:8]]
+    # the Offer model's field order (specs.py), not the table's column order
+    assert keys[:3] == ["category", "subCategory", "status"], keys

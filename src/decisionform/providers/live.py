@@ -31,6 +31,7 @@ from decisionform.bundle.model import (
     canonical_metadata,
     canonical_spec,
     format_path,
+    json_digest,
     normalize_name,
     prune,
 )
@@ -224,7 +225,7 @@ def _layout(kind_name: str) -> tuple[tuple[tuple[int, str], ...], str | None, tu
 
 
 def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: dict[str, list[dict[str, Any]]],
-              warnings: list[str], desired: Resource | None = None) -> Resource:
+              warnings: list[str], expected: Resource | str | None = None) -> Resource:
     where = (kind.name, name)
     columns, child, refs = _layout(kind.name)
     raw: dict[str, Any] = {"status": row.status}
@@ -252,21 +253,24 @@ def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: 
             ref.rewrite(raw, lambda ref_id, ref=ref: names.name(
                 ref, ref_id, where, warnings, raw.get(ref.qualifier or "")))
     labels, annotations = dict(row.labels or {}), dict(row.annotations or {})
-    if desired is not None and not kind.secret_fields:
-        # A row that holds exactly the bundle's canonical form (same JSON, same types) is
-        # what canonical_spec would make of it: skip validating and normalising it again.
-        # Most rows of a plan are such; any difference takes the full path below.
+    if expected is not None and not kind.secret_fields:
+        # A row whose JSON (same keys, values and types) is that of a canonical body is in
+        # canonical form already: skip validating and normalising it again. Most rows of a
+        # plan or a refresh are such; any difference takes the full path below.
         data = canonical_json({"metadata": canonical_metadata(labels, annotations), "spec": raw})
-        if data == desired.body_json():
-            return Resource(kind.name, name, desired.spec, labels=labels, annotations=annotations,
-                            _body_json=data)
+        if isinstance(expected, Resource):
+            if data == expected.body_json():  # the bundle's spec: the same, in canonical key order
+                return Resource(kind.name, name, expected.spec, labels=labels, annotations=annotations,
+                                _body_json=data)
+        elif json_digest(data) == expected:  # keys in the database's order: fine to compare
+            return Resource(kind.name, name, raw, labels=labels, annotations=annotations, _body_json=data)
     spec = _canonical(kind, raw, where, warnings)
     return Resource(kind.name, name, spec, labels=labels, annotations=annotations)
 
 
 def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], names: _Names,
              children: dict[str, list[dict[str, Any]]], resources: Collection[str] | None,
-             expect: Mapping[str, Resource]) -> None:
+             expect: Mapping[str, Resource | str]) -> None:
     newest_deleted: dict[str, tuple[datetime, str]] = {}
     for row in sorted(rows, key=lambda r: (r.name, r.id)):
         if row.deleted_at is not None:
@@ -286,7 +290,8 @@ def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], na
 
 
 def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = None, *,
-              resources: Collection[str] | None = None, expect: Mapping[str, Resource] | None = None) -> LiveSnapshot:
+              resources: Collection[str] | None = None,
+              expect: Mapping[str, Resource | str] | None = None) -> LiveSnapshot:
     """The tenant's live rows of ``kinds`` (default: all), references as names.
 
     One query per table: the wanted kinds in full, the kinds they reference
@@ -294,8 +299,11 @@ def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = 
     reference is involved. With ``resources`` (addresses), only those rows
     get their canonical ``resource`` (the costly part); the others carry
     identity and version, and ``resource`` None (what apply's checks need).
-    ``expect`` (the bundle's resources by address) only saves work: a row equal
-    to its expected resource is not normalised again.
+    ``expect`` only saves work: a row that holds exactly what it expects is
+    not normalised again. By address, a bundle's ``Resource`` (a match reads
+    as that resource's spec), or the digest of a canonical body, e.g. the
+    state's record (a match keeps the row's own key order: for callers that
+    only compare, never for exports).
     """
     wanted = _wanted(kinds)
     needed, with_placements = _needed(wanted)

@@ -81,6 +81,8 @@ def compute_drift(state: State, live_rows: dict[str, Any], key: str) -> list[Dri
             items.append(DriftItem(kind, name, "unmanaged", after=hashed(kind, row.resource.body(), key)))
         elif row is None:
             items.append(DriftItem(kind, name, "deleted", before=entry.body()))
+        elif row.resource.digest() == entry.digest:
+            continue  # the same JSON as recorded (secrets would hash apart): no drift, nothing to diff
         else:
             body = hashed(kind, row.resource.body(), key)
             paths = changed_paths(entry.body(), body)
