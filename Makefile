@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2  # two workers: every test has its own databases, so they run side by side
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -7,6 +7,7 @@ row whose content or link no longer matches. Rows are only ever inserted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from decisionform.providers.writes import bulk_insert
 GENESIS = "0" * 64
 
 
+@functools.lru_cache(maxsize=256)  # why: every row of one apply shares its timestamp
 def _stamp(value: datetime) -> str:
     value = value if value.tzinfo else value.replace(tzinfo=UTC)
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
