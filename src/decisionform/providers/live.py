@@ -261,7 +261,7 @@ def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: 
         if isinstance(expected, Resource):
             if data == expected.body_json():  # the bundle's spec: the same, in canonical key order
                 return Resource(kind.name, name, expected.spec, labels=labels, annotations=annotations,
-                                _body_json=data)
+                                _body_json=expected.body_json())  # one copy of the bytes, not two
         elif json_digest(data) == expected:  # keys in the database's order: fine to compare
             return Resource(kind.name, name, raw, labels=labels, annotations=annotations, _body_json=data)
     spec = _canonical(kind, raw, where, warnings)
