@@ -71,7 +71,20 @@ def error_body(code: str, message: str, details: list[dict[str, Any]] | None = N
 
 def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+    return JSONResponse(_encodable(error_body(code, message, details)), status_code=status, headers=headers)
+
+
+def _encodable(value: Any) -> Any:
+    """``value`` with lone surrogates written as ``\\udXXX``. Why: a bundle error quotes the input
+    (a name escaped as "\\ud800" in JSON), and UTF-8 cannot encode a lone surrogate, so the
+    response for that 400 failed to render and the client got a 500."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8") if not value.isascii() else value
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_encodable(v) for v in value]
+    return value
 
 
 def status_for(exc: DecisionformError) -> int:

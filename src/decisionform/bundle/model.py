@@ -79,7 +79,9 @@ def prune(value: Any) -> Any:
         return prune(dict(value))
     if isinstance(value, list):
         return prune(list(value))
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+    if isinstance(value, float) and value.is_integer() and -(2**63) <= value < 2**64:
+        # Every integral float a 64-bit JSON integer can hold: PostgreSQL's JSONB keeps 4.4e16
+        # as the number 44000000000000000, which reads back as an int; both sides must agree.
         return int(value)
     return value
 

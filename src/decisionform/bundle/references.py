@@ -73,10 +73,8 @@ class Universe:
 
     def _resolve_placement(self, ref: Reference) -> Issue | None:
         channels = self.by_kind["Channel"]
-        # "Channel/Placement": channel names may contain "/", so try every split.
-        for i, ch in enumerate(ref.target):
-            if ch == "/" and ref.target[:i] in channels and ref.target[i + 1:] in self.placements(ref.target[:i]):
-                return None
+        if split_placement_ref(ref.target, lambda c, p: c in channels and p in self.placements(c)):
+            return None
         channel, _, placement = ref.target.rpartition("/")
         if channel not in channels:
             hint = did_you_mean(channel, channels)
@@ -87,6 +85,16 @@ class Universe:
         tail = f"; did you mean {hint!r}?" if hint else ""
         return Issue(f"placement {placement!r} is not a placement of Channel {channel!r}{tail}",
                      ref.location(), resource=ref.source.quoted, path=ref.field)
+
+
+def split_placement_ref(text: str, exists: Callable[[str, str], bool]) -> tuple[str, str] | None:
+    """(channel, placement) of a ``Channel/Placement`` reference. Names may hold "/", so every
+    split is tried, the shortest channel first; ``exists`` says which one is real. The one rule
+    for checking a reference and for writing its id."""
+    for i, char in enumerate(text):
+        if char == "/" and exists(text[:i], text[i + 1:]):
+            return text[:i], text[i + 1:]
+    return None
 
 
 def check_references(resources: Iterable[Resource], universe: Universe,

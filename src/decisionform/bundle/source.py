@@ -56,6 +56,11 @@ _ALIAS_RE = re.compile(r"\*(?<![^\s\[{,:]\*)[^\s,\[\]{}]")
 _DEEP_PREFIX_RE = re.compile(rf"\n[ \t?:-]{{{_MAX_LINE_PREFIX}}}")  # "\A|\n" would be 10x slower
 _RS_POSITION_RE = re.compile(r"at line (\d+), column (\d+)")
 _NOT_SPACE_RE = re.compile(r"\S")
+# Why: libyaml refuses a surrogate escape ("\ud83d\ude00", how json.dumps writes an emoji), so the
+# position scan stopped there and every later error was located at an ancestor (often line 1).
+# The scan needs positions only: such escapes are swapped for one of the same length.
+_SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_NONFINITE_RE = re.compile(r"\.(?:nan|NaN|NAN|inf|Inf|INF)\b|\bNaN\b|\bInfinity\b")  # YAML 1.2 core, JSON
 _SENTINEL_DOC = "---\n~\n"
 _TYPE_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
                list: "a list", dict: "a mapping"}
@@ -69,6 +74,11 @@ class SourceDocument:
     file: str
     index: int = 0
     _source: _Source | None = field(default=None, repr=False, compare=False)
+
+    def may_hold_nonfinite(self) -> bool:
+        """Whether the text may write NaN or infinity (YAML ``.nan``/``.inf``, JSON ``NaN``/``Infinity``),
+        so that only then are the values searched for one (or always, without the text)."""
+        return self._source is None or self._source.nonfinite
 
     def locate(self, path: PathT = ()) -> Location | None:
         """Where the value at ``path`` is written, or its deepest existing ancestor."""
@@ -195,17 +205,19 @@ def _too_deep(location: Location, **more: Any) -> ParseError:
 class _Source:
     """The text of one file or body; builds the PyYAML position trees once, on demand."""
 
-    __slots__ = ("_trees", "file", "text")
+    __slots__ = ("_trees", "file", "nonfinite", "text")
 
     def __init__(self, file: str, text: str) -> None:
         self.file, self.text = file, text
         self._trees: list[_Node] | None = None
+        self.nonfinite = _NONFINITE_RE.search(text) is not None
 
     def tree(self, index: int) -> _Node | None:
         if self._trees is None:
             trees: list[_Node] = []  # published only when built, for a concurrent caller's sake
+            text = _SURROGATE_ESCAPE_RE.sub(r"\\u0058", self.text) if "\\u" in self.text else self.text
             with suppress(Exception, RecursionError), gc_paused():  # why: a location is best effort
-                _scan(self.text, trees, None)
+                _scan(text, trees, None)
             self._trees = trees
         return self._trees[index] if 0 <= index < len(self._trees) else None
 

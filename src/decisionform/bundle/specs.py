@@ -22,6 +22,10 @@ Percent = int
 Json = dict[str, Any]
 
 ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.+\-Z]+)?$"
+# Why: ``ordinal`` and ``maxSlots`` are INTEGER columns. Unbounded, a value past 32 bits passed
+# validate and plan, then apply failed: PostgreSQL "integer out of range", SQLite (past 64 bits)
+# a raw OverflowError. The bound makes it a located schema error instead.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 
 class Strict(BaseModel):
@@ -57,7 +61,7 @@ class CategorySpec(Strict):
     status: Status = "active"
     icon: str | None = None
     color: str | None = None
-    ordinal: int | None = None
+    ordinal: int | None = Field(default=None, ge=INT32_MIN, le=INT32_MAX)
     customFields: list[CustomField] = Field(default_factory=list)
 
 
@@ -66,7 +70,7 @@ class SubCategorySpec(Strict):
     description: str | None = None
     status: Status = "active"
     icon: str | None = None
-    ordinal: int | None = None
+    ordinal: int | None = Field(default=None, ge=INT32_MIN, le=INT32_MAX)
     customFields: list[CustomField] = Field(default_factory=list)
 
 
@@ -74,7 +78,7 @@ class Placement(Strict):
     name: str = Field(min_length=1, max_length=255)
     description: str | None = None
     slotType: Literal["banner", "card", "inline", "modal"] = "banner"
-    maxSlots: int = Field(default=1, ge=1)
+    maxSlots: int = Field(default=1, ge=1, le=INT32_MAX)
     schema_: Json = Field(default_factory=dict, alias="schema")
     targeting: Json = Field(default_factory=dict)
 

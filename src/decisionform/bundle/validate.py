@@ -6,6 +6,7 @@ sees all of them in one run, each as ``file:line:col: Offer "X".spec.f: why``.
 
 from __future__ import annotations
 
+import math
 import re
 import types
 import typing
@@ -34,7 +35,7 @@ from decisionform.errors import Issue, ParseError, SchemaError, quote_address
 RESOURCE_KEYS = ("apiVersion", "kind", "metadata", "spec")
 METADATA_KEYS = ("name", "labels", "annotations")
 MAX_NAME = 255
-_CONTROL_RE = re.compile("[\x00-\x1f\x7f]")
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (U+0085 is a line break)
 
 
 def build_bundle(raw: RawBundle) -> Bundle:
@@ -145,31 +146,43 @@ def _build_resource(entry: RawEntry, issues: list[Issue]) -> Resource | None:
 
 
 def _check_storable_text(entry: RawEntry, subject: str | None, issues: list[Issue]) -> None:
-    """A NUL or a lone surrogate (an escape can write either) fits no database and no encoder:
-    PostgreSQL refuses NUL in text and JSON, and no UTF-8 output can hold a lone surrogate."""
+    """Values no database can store as written, refused with their location instead of failing
+    (or vanishing) later: NUL or a lone surrogate (an escape can write either: PostgreSQL refuses
+    NUL, no UTF-8 output holds a lone surrogate), an integer past 64 bits (no JSON column reads
+    it back) and NaN or infinity (JSON has neither: the value would silently become null)."""
     try:
-        if b"\\u0000" not in orjson.dumps(entry.data, option=orjson.OPT_NON_STR_KEYS):
+        data = orjson.dumps(entry.data, option=orjson.OPT_NON_STR_KEYS)
+        if b"\\u0000" not in data and not entry.doc.may_hold_nonfinite():
             return  # the fast path: one C call per resource
     except TypeError:
-        pass  # a lone surrogate (or an odd key): find it below
-    path = _unstorable_path(entry.data)
-    if path is not None:
+        pass  # a lone surrogate, an integer past 64 bits (or an odd key): find it below
+    found = _unstorable_path(entry.data)
+    if found is not None:
+        path, problem = found
         path.reverse()
-        issues.append(Issue("must not contain a NUL character or a lone surrogate", entry.locate(tuple(path)),
-                            resource=subject, path=format_doc_path(path)))
+        issues.append(Issue(problem, entry.locate(tuple(path)), resource=subject, path=format_doc_path(path)))
 
 
-def _unstorable_path(value: Any) -> list[str | int] | None:
-    """The path (reversed) to a string, or a key, holding NUL or a lone surrogate; or None."""
-    if isinstance(value, str):
-        return [] if "\x00" in value or (not value.isascii() and _has_surrogate(value)) else None
-    pairs = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+_TEXT_PROBLEM = "must not contain a NUL character or a lone surrogate"
+
+
+def _unstorable_path(value: Any) -> tuple[list[str | int], str] | None:
+    """The path (reversed) to a value, or a key, that cannot be stored, and why; or None."""
+    kind = type(value)
+    if kind is str:
+        bad = "\x00" in value or (not value.isascii() and _has_surrogate(value))
+        return ([], _TEXT_PROBLEM) if bad else None
+    if kind is int:
+        return None if -(2**63) <= value < 2**64 else ([], "is an integer past 64 bits; no database column holds it")
+    if kind is float:
+        return None if math.isfinite(value) else ([], "must be a finite number (NaN and infinity cannot be stored)")
+    pairs = value.items() if kind is dict else enumerate(value) if kind is list else ()
     for key, item in pairs:
         if isinstance(key, str) and _unstorable_path(key) is not None:
-            return [key]
+            return [key], _TEXT_PROBLEM
         found = _unstorable_path(item)
         if found is not None:
-            found.append(key)
+            found[0].append(key)
             return found
     return None
 

@@ -42,6 +42,7 @@ from decisionform.providers.schema import (
     PLACEMENT_COLUMNS,
     SPEC_COLUMNS,
     placement_key,
+    placement_ref,
     placements,
 )
 from decisionform.providers.writes import IdMap, Write, apply_writes, id_for, new_id
@@ -142,7 +143,7 @@ class _Names:
             channel, name, deleted = hit
             # A qualified reference (Creative.placement) holds the bare name;
             # its channel is the sibling field.
-            return (name if ref.qualifier else placement_key(channel, name)), deleted
+            return (name if ref.qualifier else placement_ref(channel, name)), deleted
         row = self.rows.get(ref_id)
         if row is None or row[0] != ref.target:
             return None

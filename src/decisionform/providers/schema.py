@@ -103,7 +103,14 @@ def make_id(prefix: str) -> str:
 
 
 def placement_key(channel: str, placement: str) -> str:
-    """How specs and id maps name a placement: ``Channel/Placement``."""
+    """How id maps key a placement: the two names joined by NUL, which no name may hold.
+    Not "/": names may hold that, and channel "A" with placement "B/C" must not meet
+    channel "A/B" with placement "C" (``placement_ref`` is the "/" form bundles write)."""
+    return f"{channel}\x00{placement}"
+
+
+def placement_ref(channel: str, placement: str) -> str:
+    """A placement as a bundle refers to it: ``Channel/Placement``."""
     return f"{channel}/{placement}"
 
 

@@ -40,6 +40,7 @@ from sqlalchemy.exc import DBAPIError
 
 from decisionform.bundle.kinds import KIND_BY_NAME, KINDS, PLACEMENT, KindDef, RefPath, resolve_kind
 from decisionform.bundle.model import Resource, normalize_name
+from decisionform.bundle.references import split_placement_ref
 from decisionform.errors import DatabaseError, StalePlanError, UsageError, quote_address
 from decisionform.providers.schema import (
     KIND_TABLES,
@@ -241,10 +242,16 @@ class _Writer:
     def _ref_id(self, resource: Resource, ref: RefPath, name: str) -> str:
         # The qualifier comes from the resource, not the copy being rewritten
         # (where the channel may already be an id).
-        key = placement_key(resource.spec.get(ref.qualifier, ""), name) if ref.qualifier else name
+        key = name
+        if ref.target == PLACEMENT:
+            if ref.qualifier:  # the placement's bare name; its channel is the sibling field
+                key = placement_key(resource.spec.get(ref.qualifier, ""), name)
+            else:  # "Channel/Placement"
+                split = split_placement_ref(name, lambda c, p: self.ids.get(PLACEMENT, placement_key(c, p)) is not None)
+                key = placement_key(*split) if split else name
         found = self.ids.get(ref.target, key)
         if found is None:
-            raise DatabaseError(f'{resource.quoted}.spec.{ref.path}: {ref.target} "{key}" is neither '
+            raise DatabaseError(f'{resource.quoted}.spec.{ref.path}: {ref.target} "{name}" is neither '
                                 "written by this plan nor live in the database")
         return found
 
