@@ -34,8 +34,11 @@ BENCH_REPEAT ?= 3
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --sizes $(BENCH_SIZES) --db $(BENCH_DB) --repeat $(BENCH_REPEAT)
 
+# The long variants: every kill delay, 100 kills per backend, repeated races, 400 hypothesis
+# examples per property, 5,000 fuzz inputs with a fresh (printed) seed.
 stress: $(STAMP)
-	DECISIONFORM_STRESS=1 $(BIN)/pytest -q -m "slow"
+	DECISIONFORM_STRESS=1 $(BIN)/pytest -q -n 2 -m "slow"
+	DECISIONFORM_STRESS=1 $(BIN)/pytest -q -n 2 -m "not slow" tests/hardening
 
 clean:
 	rm -rf $(VENV) build *.egg-info decisionform.db
