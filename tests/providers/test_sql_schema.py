@@ -14,6 +14,7 @@ from decisionform.providers.schema import (
     build_schema,
     metadata,
     placement_key,
+    placement_ref,
     snake,
 )
 from decisionform.providers.writes import new_id
@@ -117,4 +118,6 @@ def test_ids_are_prefixed_opaque_and_random() -> None:
     assert all(i.startswith("crv_") and len(i) == 24 for i in ids)
     assert new_id("Placement").startswith("plc_")
     assert snake("customFields") == "custom_fields" and snake("subCategory") == "sub_category"
-    assert placement_key("Email", "Hero") == "Email/Hero"
+    assert placement_ref("Email", "Hero") == "Email/Hero"  # as bundles write it
+    # the id maps' key keeps "/" in names apart: channel A + "B/C" is not channel A/B + "C"
+    assert placement_key("A", "B/C") != placement_key("A/B", "C")
