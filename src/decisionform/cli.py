@@ -105,7 +105,11 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         settings = ctx.ensure_object(dict)
         for key in COMMON:
             value = kwargs.pop(key, None)
-            if value is not None:
+            # A flag typed on the command line beats the environment wherever it stands:
+            # `DECISIONFORM_TENANT=a decisionform --tenant b apply …` must not reach tenant a
+            # because the subcommand, parsed later, read the variable.
+            typed = ctx.get_parameter_source(key) is click.core.ParameterSource.COMMANDLINE
+            if value is not None and (typed or key not in settings):
                 settings[key] = value
         return func(*args, **kwargs)
 
