@@ -46,6 +46,17 @@ def test_bad_url_is_a_database_error() -> None:
         Database("not a url")
 
 
+@pytest.mark.parametrize(("url", "says"), [
+    ("postgresql://postgres:hunter2@127.0.0.1:abc/x", "invalid database URL: the port is not a number"),
+    ("mysql://x@y/z", "unsupported database 'mysql': use sqlite:///PATH or postgresql://"),
+])
+def test_url_mistakes_are_named(url: str, says: str) -> None:
+    with pytest.raises(DatabaseError) as caught:
+        Database(url)
+    assert str(caught.value).startswith(says)
+    assert "hunter2" not in str(caught.value)
+
+
 def test_unreachable_server_is_a_database_error() -> None:
     db = Database("postgresql://postgres@127.0.0.1:1/nothing")
     with pytest.raises(DatabaseError, match="database error") as err, db.read():

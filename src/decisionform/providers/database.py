@@ -71,6 +71,12 @@ def normalize_url(url: str) -> URL:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise DatabaseError(f"invalid database URL: {exc}") from exc
+    except ValueError:  # SQLAlchemy's own words would be "invalid literal for int()"
+        raise DatabaseError("invalid database URL: the port is not a number") from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseError(f"unsupported database {backend!r}: use sqlite:///PATH or "
+                            "postgresql://USER@HOST:PORT/DATABASE")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
