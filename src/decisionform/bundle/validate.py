@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from decisionform.bundle.kinds import KindDef, kind_names, resolve_kind
 from decisionform.bundle.model import (
     API_VERSION,
+    PROTECT_ANNOTATION,
     Bundle,
     PathT,
     Resource,
@@ -138,11 +139,32 @@ def _build_resource(entry: RawEntry, issues: list[Issue]) -> Resource | None:
                             entry.locate(("apiVersion",)), resource=subject, path="apiVersion"))
     labels = _string_map(entry, "labels", subject, issues)
     annotations = _string_map(entry, "annotations", subject, issues)
+    _check_own_annotations(entry, annotations, subject, issues)
     spec = _spec(entry, kind, subject, issues) if kind else None
     _check_storable_text(entry, subject, issues)
     if len(issues) > start or kind is None or name is None or spec is None:
         return None
     return Resource(kind=kind.name, name=name, spec=spec, labels=labels, annotations=annotations, origin=entry)
+
+
+OWN_ANNOTATIONS = (PROTECT_ANNOTATION,)
+
+
+def _check_own_annotations(entry: RawEntry, annotations: dict[str, str], subject: str | None,
+                           issues: list[Issue]) -> None:
+    """The engine's own annotations are strict: a misspelt key or a "yes" would leave a
+    resource unprotected without a word, and prune would then delete it."""
+    for key, value in annotations.items():
+        if not key.startswith("decisionform/"):
+            continue
+        at = ("metadata", "annotations", key)
+        path = f"metadata.annotations.{key}"
+        if key not in OWN_ANNOTATIONS:
+            issues.append(Issue(f"unknown annotation {key!r}{_hint(key, OWN_ANNOTATIONS)}", entry.locate_key(at),
+                                resource=subject, path=path))
+        elif value.lower() not in ("true", "false"):
+            issues.append(Issue(f'must be "true" or "false" (got {value!r})', entry.locate(at), resource=subject,
+                                path=path))
 
 
 def _check_storable_text(entry: RawEntry, subject: str | None, issues: list[Issue]) -> None:
