@@ -168,6 +168,9 @@ class PlanFileError(PlanError):
     code = "bad_plan_file"
 
 
+STALE_SHOWN = 20  # moved resources a stale-plan message lists; details() keeps them all
+
+
 class StalePlanError(PlanError):
     """The rows or state a plan was made against moved; ``moved`` says how."""
 
@@ -176,7 +179,9 @@ class StalePlanError(PlanError):
     def __init__(self, moved: list[str]) -> None:
         self.moved = moved
         lines = ["plan is stale: the database or state changed since the plan was made"]
-        lines += [f"  - {line}" for line in moved]
+        lines += [f"  - {line}" for line in moved[:STALE_SHOWN]]
+        if len(moved) > STALE_SHOWN:  # a thousand moved rows would bury the one line that matters
+            lines.append(f"  … and {len(moved) - STALE_SHOWN:,} more ({len(moved):,} in all)")
         lines.append("Make a new plan and review it.")
         super().__init__("\n".join(lines))
 
