@@ -572,16 +572,27 @@ def run(argv: list[str] | None = None) -> int:
     # millions of objects again and again (DESIGN §9); reference counting still
     # frees them. `serve` turns it back on for the server's lifetime.
     gc.disable()
+    applying, applied = False, None
     try:
         try:
             result = cli.main(args=args, prog_name="decisionform", standalone_mode=False)
         finally:
             _end_progress()
+            applying = any(e.applying for e in _ENGINES)
+            applied = next((e.applied for e in _ENGINES if e.applied is not None), None)
             _close_engines()
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except click.exceptions.Abort:  # Ctrl-C: say what it means for the database
+        if applied is not None:
+            click.echo(f"Interrupted after the apply took effect (committed; state serial {applied.serial}).",
+                       err=True)
+            return EXIT_OK
+        # Before its COMMIT returned, the transaction either rolled back or (an interrupt that
+        # landed during the COMMIT itself) took effect as a whole: never half of it.
+        click.echo("Interrupted during the apply: it took effect entirely or not at all (a rollback, unless "
+                   "the interrupt came during the commit); run `decisionform plan` to see which."
+                   if applying else "Aborted.", err=True)
         return EXIT_ERROR
     except click.ClickException as exc:
         exc.show()

@@ -136,6 +136,8 @@ class Engine:
         self._database = database
         self._tenant_id: str | None = None
         self._sealing_key: str | None = None
+        self.applying = False  # an apply's transaction has started (this process)
+        self.applied: ApplyResult | None = None  # ... and committed
 
     # ------------------------------------------------------------ plumbing
     @property
@@ -265,14 +267,19 @@ class Engine:
         if not plan.writes_state:
             return _executor.ApplyResult(plan, applied=False, serial=plan.state_serial)
         with self._lock("apply", plan.plan_id, lock_timeout):
-            self._applying(plan)
-            return _executor.execute(self.database, self.tenant_id, plan, self.state_backend(),
-                           actor=actor or _locks.whoami(), key=self.sealing_key, hook=hook)
+            return self._execute(plan, actor, hook)
 
-    def _applying(self, plan: Plan) -> None:
+    def _execute(self, plan: Plan, actor: str | None, hook: Callable[[str], None] | None) -> ApplyResult:
+        """Write ``plan`` in one transaction; ``applying`` / ``applied`` say how far it got, so an
+        interrupt (Ctrl-C) can be reported truthfully: rolled back, or already in effect."""
         s = plan.summary()
         self.observer.progress(f"Applying {s['created']:,} creates, {s['updated']:,} updates, "
                                f"{s['deleted']:,} deletes")
+        self.applying = True
+        result = _executor.execute(self.database, self.tenant_id, plan, self.state_backend(),
+                                   actor=actor or _locks.whoami(), key=self.sealing_key, hook=hook)
+        self.applied = result
+        return result
 
     @_bulk
     def apply_bundle(self, bundle: Bundle, options: PlanOptions, *, actor: str | None = None,
@@ -286,9 +293,7 @@ class Engine:
             plan = self.plan(bundle, options)
             if not plan.writes_state:
                 return _executor.ApplyResult(plan, applied=False, serial=plan.state_serial)
-            self._applying(plan)
-            return _executor.execute(self.database, self.tenant_id, plan, self.state_backend(),
-                           actor=actor or _locks.whoami(), key=self.sealing_key, hook=hook)
+            return self._execute(plan, actor, hook)
 
     def _lock(self, operation: str, plan_id: str | None, timeout: float) -> LeaseLock:
         return _locks.LeaseLock(self.database, self.tenant_id, operation, plan_id=plan_id, timeout=timeout,

@@ -449,6 +449,8 @@ def test_interrupted_mid_transaction(base: CliEnv, sql: RawSql, interruption: st
     err = err_bytes.decode()
     assert proc.returncode == 1, err
     assert "Traceback" not in err, err
+    if interruption == "ctrl-c":
+        assert "Interrupted during the apply: it took effect entirely or not at all" in err, err
     assert sql.locks() == [], "the lock must be released at once, not left to expire"
     assert_nothing_written(before, snapshot(cli, sql))
     assert_untouched_base(cli)
