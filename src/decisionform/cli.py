@@ -251,10 +251,6 @@ def plan(bundle: str, prune: bool, allow_empty: bool, kinds: tuple[str, ...], ta
     _emit(_render_plan(planned.to_document(), fmt))
     if out and fmt == "text":
         click.echo(f"\nSaved the plan to {out}. Apply exactly it with: decisionform apply {out}")
-    adopted = len(planned.state_adopt) + len(planned.state_forget)
-    if adopted and fmt == "text":
-        click.echo(f"\nState: {adopted} resource(s) already match the database and will be recorded in "
-                   "(or dropped from) state by apply; no row changes.")
     # Exit 2 for row changes (DESIGN §5); state-only bookkeeping is shown above but is not a change.
     if detailed_exitcode and planned.has_changes:
         raise SystemExit(EXIT_CHANGES)

@@ -25,7 +25,7 @@ from decisionform.bundle.secrets import redact_change, seal
 from decisionform.errors import PlanFileError
 
 PLAN_FILE_FORMAT = "decisionform-plan/1"
-DOCUMENT_VERSION = "1.0"
+DOCUMENT_VERSION = "1.1"  # 1.1 added "state"
 Op = Literal["create", "update", "delete", "unchanged"]
 
 
@@ -121,6 +121,9 @@ class Plan:
             "dryRun": dry_run,
             "diffs": [diff_entry(c) for c in self.changes],
             "summary": self.summary(),
+            # No row changes, but apply records these in state (a later --prune may then delete
+            # an adopted one), so the reviewed plan must name them.
+            "state": {"adopt": list(self.state_adopt), "forget": list(self.state_forget)},
         }
 
 

@@ -486,6 +486,22 @@ def _resource(entry: dict, sym: str, paint: Callable[[str, str], str], rows: boo
             "rows": [_row_text(r, paint) for r in _rows(entry)] if rows else []}
 
 
+STATE_SHOWN = 20  # adopted / forgotten resources named one by one in text and markdown
+
+
+def _state_view(doc: dict) -> dict:
+    """The plan's state-only changes (format 1.1 ``state``), named: adopted resources become
+    managed (a later --prune may delete them), so a reviewer must see which."""
+    state = doc.get("state") if isinstance(doc.get("state"), dict) else {}
+    out: dict[str, Any] = {}
+    for key in ("adopt", "forget"):
+        addresses = [a for a in state.get(key) or () if isinstance(a, str)]
+        entries = [dict(zip(("kind", "name"), a.split(".", 1), strict=False)) for a in addresses]
+        out[key] = [_address(e) for e in entries[:STATE_SHOWN]]
+        out[f"{key}_hidden"] = max(0, len(entries) - STATE_SHOWN)
+    return out
+
+
 def _plan_view(doc: dict) -> dict:
     diffs = [d for d in doc.get("diffs") or () if isinstance(d, dict)]
     counted = {k: sum(d.get("op") == op for d in diffs) for k, op in zip(_PLAN_KEYS, _PLAN_OPS, strict=True)}
@@ -501,6 +517,7 @@ def _plan_view(doc: dict) -> dict:
         "table": _table(diffs, "op", _PLAN_OPS, [s[k] for k in _PLAN_KEYS]),
         "changes": changes,
         "deletes": [d for d in changes if d.get("op") == "delete"],
+        **_state_view(doc),
     }
 
 
