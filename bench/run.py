@@ -309,7 +309,7 @@ def report(results: dict[str, dict[int, dict[str, Cell]]], sizes: list[int], ver
     lines += [
         "## Reading the figures",
         "",
-        "- Targets (issue 6): `plan` of 10,000 resources with no changes within 2× the floor, `apply` of "
+        "- Targets (DESIGN §9): `plan` of 10,000 resources with no changes within 2× the floor, `apply` of "
         "10,000 creates within 3×, on both databases; statement counts that do not grow with the number of "
         "resources; peak memory growing linearly.",
         "- An `executemany` and a `COPY` count as one statement each; on PostgreSQL every connection "

@@ -39,6 +39,7 @@ class CliObserver:
         self.quiet = quiet
         self.live = not quiet and sys.stderr.isatty()
         self._lock = threading.Lock()
+        self._warned: set[str] = set()
         self._step: tuple[str, float] | None = None  # (message, started)
         self._shown = False  # a status line is on the screen
         self._stop = threading.Event()
@@ -46,6 +47,9 @@ class CliObserver:
 
     def warn(self, message: str) -> None:
         with self._lock:
+            if message in self._warned:  # a row read twice (plan, then apply) warns once
+                return
+            self._warned.add(message)
             self._erase()
             click.echo(f"Warning: {message}", err=True)
 
