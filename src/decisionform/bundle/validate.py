@@ -6,10 +6,12 @@ sees all of them in one run, each as ``file:line:col: Offer "X".spec.f: why``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import types
 import typing
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -122,6 +124,7 @@ def _build_resource(entry: RawEntry, issues: list[Issue]) -> Resource | None:
         return None
     kind_text = data.get("kind")
     kind = resolve_kind(kind_text) if isinstance(kind_text, str) else None
+    first = len(issues)  # this resource's issues start here (a bad name is one of them)
     name = _resource_name(entry, issues)
     subject = quote_address(kind.name if kind else str(kind_text), name) if name else None
     start = len(issues)
@@ -141,7 +144,7 @@ def _build_resource(entry: RawEntry, issues: list[Issue]) -> Resource | None:
     annotations = _string_map(entry, "annotations", subject, issues)
     _check_own_annotations(entry, annotations, subject, issues)
     spec = _spec(entry, kind, subject, issues) if kind else None
-    _check_storable_text(entry, subject, issues)
+    _check_storable_text(entry, subject, issues, first)
     if len(issues) > start or kind is None or name is None or spec is None:
         return None
     return Resource(kind=kind.name, name=name, spec=spec, labels=labels, annotations=annotations, origin=entry)
@@ -167,46 +170,46 @@ def _check_own_annotations(entry: RawEntry, annotations: dict[str, str], subject
                                 path=path))
 
 
-def _check_storable_text(entry: RawEntry, subject: str | None, issues: list[Issue]) -> None:
+def _check_storable_text(entry: RawEntry, subject: str | None, issues: list[Issue], start: int = 0) -> None:
     """Values no database can store as written, refused with their location instead of failing
     (or vanishing) later: NUL or a lone surrogate (an escape can write either: PostgreSQL refuses
     NUL, no UTF-8 output holds a lone surrogate), an integer past 64 bits (no JSON column reads
-    it back) and NaN or infinity (JSON has neither: the value would silently become null)."""
+    it back) and NaN or infinity (JSON has neither: the value would silently become null).
+    Every such value is reported, except where ``issues[start:]`` already names the field."""
     try:
         data = orjson.dumps(entry.data, option=orjson.OPT_NON_STR_KEYS)
         if b"\\u0000" not in data and not entry.doc.may_hold_nonfinite():
             return  # the fast path: one C call per resource
     except TypeError:
-        pass  # a lone surrogate, an integer past 64 bits (or an odd key): find it below
-    found = _unstorable_path(entry.data)
-    if found is not None:
-        path, problem = found
-        path.reverse()
-        issues.append(Issue(problem, entry.locate(tuple(path)), resource=subject, path=format_doc_path(path)))
+        pass  # a lone surrogate, an integer past 64 bits (or an odd key): find them below
+    named = {issue.path for issue in issues[start:]}
+    for path, problem in itertools.islice(_unstorable(entry.data, ()), MAX_UNSTORABLE):
+        where = format_doc_path(list(path))
+        if where not in named:  # e.g. the schema already said "must be <= 2147483647" there
+            issues.append(Issue(problem, entry.locate(path), resource=subject, path=where))
 
 
+MAX_UNSTORABLE = 20  # per resource: enough to fix them in one pass, not a wall of text
 _TEXT_PROBLEM = "must not contain a NUL character or a lone surrogate"
 
 
-def _unstorable_path(value: Any) -> tuple[list[str | int], str] | None:
-    """The path (reversed) to a value, or a key, that cannot be stored, and why; or None."""
+def _unstorable(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """(path, why) of every value, or key, that cannot be stored."""
     kind = type(value)
     if kind is str:
-        bad = "\x00" in value or (not value.isascii() and _has_surrogate(value))
-        return ([], _TEXT_PROBLEM) if bad else None
-    if kind is int:
-        return None if -(2**63) <= value < 2**64 else ([], "is an integer past 64 bits; no database column holds it")
-    if kind is float:
-        return None if math.isfinite(value) else ([], "must be a finite number (NaN and infinity cannot be stored)")
-    pairs = value.items() if kind is dict else enumerate(value) if kind is list else ()
-    for key, item in pairs:
-        if isinstance(key, str) and _unstorable_path(key) is not None:
-            return [key], _TEXT_PROBLEM
-        found = _unstorable_path(item)
-        if found is not None:
-            found[0].append(key)
-            return found
-    return None
+        if "\x00" in value or (not value.isascii() and _has_surrogate(value)):
+            yield path, _TEXT_PROBLEM
+    elif kind is int:
+        if not -(2**63) <= value < 2**64:
+            yield path, "is an integer past 64 bits; no database column holds it"
+    elif kind is float:
+        if not math.isfinite(value):
+            yield path, "must be a finite number (NaN and infinity cannot be stored)"
+    elif kind is dict or kind is list:
+        for key, item in (value.items() if kind is dict else enumerate(value)):
+            if isinstance(key, str) and next(_unstorable(key, ()), None) is not None:
+                yield (*path, key), _TEXT_PROBLEM
+            yield from _unstorable(item, (*path, key))
 
 
 def _has_surrogate(text: str) -> bool:
