@@ -292,8 +292,10 @@ def apply(source: str, auto_approve: bool, prune: bool, allow_empty: bool, kinds
         result = engine.apply_plan(engine.read_plan(source), lock_timeout=timeout)
     else:
         if not auto_approve:
-            raise UsageError(f"{source} is a bundle, not a saved plan: review a plan first "
-                             f"(decisionform plan {source} --out plan.out) or pass --auto-approve")
+            # Not a plan file; whether it is a valid bundle is only known once it is read.
+            raise UsageError(f"{source} is not a saved plan (`decisionform plan BUNDLE --out FILE` writes one); "
+                             f"to apply a bundle, review a plan first (decisionform plan {source} --out plan.out) "
+                             "or pass --auto-approve")
         options = engine.options(prune=prune, allow_empty=allow_empty, kinds=kinds, targets=targets)
         result = engine.apply_bundle(engine.load(source), options, lock_timeout=timeout)
     doc = result.plan.to_document(dry_run=False)

@@ -25,3 +25,11 @@ def test_apply_lists_creates_by_address_and_updates_by_field(cli: CliEnv) -> Non
     at = lines.index('~ Offer "Platinum Travel Card"')
     assert lines[at + 1] == '    ~ spec.shortDesc: "3x miles on travel, lounge access" → "4x miles on travel"'
     assert lines[-1] == "Apply complete: 0 created, 1 updated, 0 deleted (state serial 2)."
+
+
+def test_apply_of_something_that_is_not_a_plan_says_so(cli: CliEnv) -> None:
+    (cli.cwd / "garbage.out").write_bytes(b"\x00\x9f binary junk, neither a plan nor a bundle")
+    result = cli.run("apply", "garbage.out")
+    assert result.code == 1
+    assert result.err.startswith("Error: garbage.out is not a saved plan (`decisionform plan BUNDLE --out FILE` "
+                                 "writes one)"), result.err
