@@ -136,8 +136,10 @@ class LeaseLock:
             if holder is None:
                 break
             if time.monotonic() >= deadline:
-                raise LockedError(f"state is locked by {holder.describe()}. Retry with --lock-timeout, or if "
-                                  f"that run is dead: decisionform lock unlock {holder.lock_id}")
+                # Said to CLI and HTTP callers alike: no flag a request cannot pass.
+                raise LockedError(f"state is locked by {holder.describe()}. Retry when it ends (the CLI can "
+                                  "wait: --lock-timeout 60s), or if that run is dead: "
+                                  f"decisionform lock unlock {holder.lock_id}")
             time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())) or POLL_SECONDS)
         self._thread = threading.Thread(target=self._renew_loop, name="decisionform-lease", daemon=True)
         self._thread.start()
