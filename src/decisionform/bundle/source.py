@@ -588,8 +588,13 @@ def _read_directory(root: Path, name: str) -> RawBundle:
     files = _directory_files(root, name)
     if not files:
         raise _error(f"{name} holds no resource file (*.yaml, *.yml or *.json)")
+    inside = root.resolve()
     for relative in files:
         shown = posixpath.join(name, relative)
+        if not (root / relative).resolve().is_relative_to(inside):
+            # why: a pull request could link categories/x.yaml to a secret on the CI runner, and
+            # a plan's error messages (posted on the PR) would quote it
+            raise _error(f"{shown} is a link to a file outside {name}; a bundle reads only its own files")
         docs = _load(_read_file(str(root / relative), shown), _syntax_for(relative))
         if all(doc.data is None for doc in docs):  # why: a truncated file must not read as "delete it"
             raise _error(f"{shown} is empty: a resource file needs a resource or a `resources` list")
