@@ -156,8 +156,8 @@ class Engine:
     @property
     def tenant_id(self) -> str:
         if self._tenant_id is None:
-            with self.database.read() as conn:
-                self._tenant_id = db.tenant_id(conn, self.tenant)
+            with self.database.snapshot() as reader:
+                self._tenant_id = db.tenant_id(reader, self.tenant)
         return self._tenant_id
 
     @property
@@ -166,8 +166,8 @@ class Engine:
         if self._sealing_key is None:
             # Read first: a write transaction (BEGIN IMMEDIATE on SQLite) would make
             # every plan wait behind a running apply's commit.
-            with self.database.read() as conn:
-                self._sealing_key = db.existing_sealing_key(conn, self.tenant_id)
+            with self.database.snapshot() as reader:
+                self._sealing_key = db.existing_sealing_key(reader, self.tenant_id)
         if self._sealing_key is None:
             with self.database.write() as conn:
                 self._sealing_key = db.sealing_key(conn, self.tenant_id)
@@ -220,12 +220,12 @@ class Engine:
         to the state's records) are read without normalising them again."""
         backend = self.state_backend()
         self.observer.progress("Reading the database")
-        with self.database.read() as conn:
-            state = backend.load(conn)
+        with self.database.snapshot() as reader:  # on the driver: a plan never loads SQLAlchemy
+            state = backend.load(reader)
             expect: dict[str, Any] | None = bundle.by_address() if bundle is not None else None
             if compare_with_state:
                 expect = {addr: entry.digest for addr, entry in state.resources.items() if entry.digest}
-            live = _live.read_live(conn, self.tenant_id, expect=expect)
+            live = _live.read_live(reader, self.tenant_id, expect=expect)
         for warning in live.warnings:
             self.observer.warn(warning)
         return state, live

@@ -25,7 +25,8 @@ from decisionform.bundle.kinds import KIND_BY_NAME
 from decisionform.bundle.model import Resource, canonical_spec, digest, split_address
 from decisionform.errors import AlreadyAppliedError, PlanFileError, StalePlanError, quote_address
 from decisionform.planner.plan import Change, Plan
-from decisionform.providers.live import LiveSnapshot, Write, apply_writes, assign_ids, id_for, read_live
+from decisionform.providers.live import LiveSnapshot, assign_ids, read_live
+from decisionform.providers.writes import Write, apply_writes, id_for
 from decisionform.state.backends import StateBackend
 from decisionform.state.model import State, StateEntry
 

@@ -289,8 +289,9 @@ def test_the_positions_include_the_write_commit(backend: str, db_url: str, tmp_p
     assert positions[commit - 2] == "INSERT audit_logs"
     # the lease: taken before the write transaction, released after its commit
     assert "INSERT gitops_locks" in positions[:commit] and "DELETE gitops_locks" in positions[commit:]
-    # commits of the reads before the lease, of the lease, of the write transaction, of the release
-    assert positions.count(COMMIT) >= 4, positions
+    # commits of the lease, of the write transaction, of the release (the reads before the lease run
+    # read-only on the driver, outside SQLAlchemy: nothing of theirs to commit or to inject into here)
+    assert positions.count(COMMIT) >= 3, positions
 
 
 def test_a_release_that_keeps_failing(backend: str, db_url: str, tmp_path: Path) -> None:

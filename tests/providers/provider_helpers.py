@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml_rs
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 from decisionform.bundle.kinds import KIND_BY_NAME
 from decisionform.bundle.model import Resource, canonical_spec
+from decisionform.providers import driver
 from decisionform.providers.database import Database
 from decisionform.providers.live import LiveSnapshot, Write, apply_writes, assign_ids, read_live
 from decisionform.providers.schema import utcnow
@@ -80,10 +81,8 @@ class StatementCounter:
 
 
 @contextmanager
-def count_statements(engine: Engine) -> Iterator[StatementCounter]:
+def count_statements(engine: Engine | None = None) -> Iterator[StatementCounter]:
+    """Every statement sent, by SQLAlchemy (``engine``'s or any other) or on the driver itself."""
     counter = StatementCounter()
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
+    with driver.listening(lambda statement: counter(None, None, statement)):
         yield counter
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)

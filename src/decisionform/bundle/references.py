@@ -8,8 +8,7 @@ bundle. Errors name the referrer, the field and the line, with a did-you-mean.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from decisionform.bundle.kinds import KIND_BY_NAME, PLACEMENT, RefPath
 from decisionform.bundle.model import PathT, Resource, format_path
@@ -17,8 +16,9 @@ from decisionform.bundle.suggest import did_you_mean
 from decisionform.errors import Issue
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(NamedTuple):
+    """One name a spec mentions. A tuple: a plan makes one per reference (tens of thousands)."""
+
     source: Resource
     ref: RefPath
     path: PathT  # inside spec

@@ -18,10 +18,9 @@ import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, Row, select
 
 from decisionform.bundle.kinds import KIND_BY_NAME, KINDS, PLACEMENT, KindDef, RefPath, resolve_kind
 from decisionform.bundle.model import (
@@ -36,22 +35,35 @@ from decisionform.bundle.model import (
     prune,
 )
 from decisionform.errors import UsageError, quote_address
-from decisionform.providers.schema import (
+from decisionform.providers.driver import Reader, as_reader
+from decisionform.providers.layout import (
     CHILD_FIELDS,
-    KIND_TABLES,
     PLACEMENT_COLUMNS,
     SPEC_COLUMNS,
+    SpecColumn,
     placement_key,
     placement_ref,
-    placements,
 )
-from decisionform.providers.writes import IdMap, Write, apply_writes, id_for, new_id
 
-__all__ = ["IdMap", "LiveRow", "LiveSnapshot", "Write", "apply_writes", "assign_ids", "id_for",
-           "missing_marker", "new_id", "read_live"]
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
-COMMON_READ = ("id", "name", "description", "status", "labels", "annotations", "version",
-               "updated_at", "deleted_at")
+    from decisionform.providers.writes import IdMap, Write
+
+_WRITES = ("IdMap", "Write", "apply_writes", "id_for", "new_id")
+
+
+def __getattr__(name: str) -> Any:
+    # The writing side is re-exported (``live`` is the one import for both), but imported
+    # only when asked for: it needs SQLAlchemy, which a plan (reads only) never loads.
+    if name in _WRITES:
+        from decisionform.providers import writes
+
+        return getattr(writes, name)
+    raise AttributeError(name)
+
+
+__all__ = ["LiveRow", "LiveSnapshot", "assign_ids", "missing_marker", "read_live"]
 
 
 @dataclass
@@ -90,17 +102,18 @@ class _Names:
         self.rows: dict[str, tuple[str, str, bool]] = {}  # id -> (kind, name, deleted)
         self.placements: dict[str, tuple[str, str, bool]] = {}  # id -> (channel, placement, deleted)
 
-    def add_rows(self, kind: str, rows: Sequence[Row[Any]]) -> None:
+    def add_rows(self, kind: str, rows: Sequence[Any]) -> None:
+        # every query puts id, name, deleted_at first (``_query_kind``)
         for row in rows:
-            self.rows[row.id] = (kind, normalize_name(row.name), row.deleted_at is not None)
+            self.rows[row[0]] = (kind, normalize_name(row[1]), row[2] is not None)
 
-    def add_placements(self, rows: Sequence[Row[Any]]) -> None:
+    def add_placements(self, rows: Sequence[Any]) -> None:
         for row in rows:
-            kind, channel, channel_deleted = self.rows.get(row.channel_id, ("", "", True))
+            kind, channel, channel_deleted = self.rows.get(row[_P_CHANNEL], ("", "", True))
             if kind != "Channel":
-                channel = missing_marker("Channel", row.channel_id)
-            deleted = row.deleted_at is not None or channel_deleted
-            self.placements[row.id] = (channel, normalize_name(row.name), deleted)
+                channel = missing_marker("Channel", row[_P_CHANNEL])
+            deleted = row[2] is not None or channel_deleted
+            self.placements[row[0]] = (channel, normalize_name(row[1]), deleted)
 
     def live_ids(self) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {k.name: {} for k in KINDS}
@@ -173,30 +186,73 @@ def _needed(wanted: list[KindDef]) -> tuple[set[str], bool]:
     return names | (targets - {PLACEMENT}), with_placements
 
 
-def _query_kind(conn: Connection, kind: KindDef, tenant_id: str, full: bool) -> Sequence[Row[Any]]:
-    table = KIND_TABLES[kind.name]
+# The columns every kind query reads first, in this order (positions below rely on it).
+COMMON_READ = ("id", "name", "deleted_at", "description", "status", "labels", "annotations", "version",
+               "updated_at")
+_STATUS, _DESCRIPTION, _LABELS, _ANNOTATIONS, _VERSION, _UPDATED = 4, 3, 5, 6, 7, 8
+PLACEMENT_READ = ("id", "name", "deleted_at", "channel_id", "description")
+_P_CHANNEL, _P_DESCRIPTION = 3, 4
+
+
+def _query_kind(reader: Reader, kind: KindDef, tenant_id: str, full: bool) -> list[Any]:
     names = [*COMMON_READ, *(c.column for c in SPEC_COLUMNS[kind.name])] if full else ["id", "name", "deleted_at"]
-    return conn.execute(select(*(table.c[n] for n in names)).where(table.c.tenant_id == tenant_id)).all()
+    rows = reader.rows(f"SELECT {', '.join(names)} FROM {kind.table} WHERE tenant_id = ?", (tenant_id,))
+    if not full:
+        return rows
+    decode = _decoders(reader, SPEC_COLUMNS[kind.name], len(COMMON_READ))
+    return [_decoded(row, decode) for row in rows] if decode else rows
 
 
-def _query_placements(conn: Connection, tenant_id: str) -> Sequence[Row[Any]]:
-    query = select(placements).where(placements.c.tenant_id == tenant_id)
-    return conn.execute(query.order_by(placements.c.channel_id, placements.c.position, placements.c.name)).all()
+def _query_placements(reader: Reader, tenant_id: str) -> list[Any]:
+    names = [*PLACEMENT_READ, *(c.column for c in PLACEMENT_COLUMNS)]
+    rows = reader.rows(f"SELECT {', '.join(names)} FROM placements WHERE tenant_id = ? "
+                       "ORDER BY channel_id, position, name", (tenant_id,))
+    decode = _decoders(reader, PLACEMENT_COLUMNS, len(PLACEMENT_READ), common=False)
+    return [_decoded(row, decode) for row in rows] if decode else rows
 
 
-def _placement_spec(row: Row[Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = {"name": normalize_name(row.name), "description": row.description}
-    for col in PLACEMENT_COLUMNS:
-        spec[col.key] = row._mapping[col.column]
+def _decoders(reader: Reader, columns: Sequence[SpecColumn], first: int,
+              common: bool = True) -> tuple[tuple[int, Any], ...]:
+    """(position, decode) for each column whose driver value is not the engine's value."""
+    if reader.decoded:
+        return ()
+    out: list[tuple[int, Any]] = [(2, reader.decode_time)]
+    if common:
+        out += [(_LABELS, reader.decode_json), (_ANNOTATIONS, reader.decode_json), (_UPDATED, reader.decode_time)]
+    for position, col in enumerate(columns, start=first):
+        if col.type == "json":
+            out.append((position, reader.decode_json))
+        elif col.type == "boolean":
+            out.append((position, _boolean))  # SQLite stores 0 / 1
+    return tuple(out)
+
+
+def _decoded(row: Sequence[Any], decode: tuple[tuple[int, Any], ...]) -> list[Any]:
+    values = list(row)
+    for position, fn in decode:
+        value = values[position]
+        if value is not None:
+            values[position] = fn(value)
+    return values
+
+
+def _boolean(value: Any) -> bool:
+    return bool(value)
+
+
+def _placement_spec(row: Sequence[Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"name": normalize_name(row[1]), "description": row[_P_DESCRIPTION]}
+    for position, col in enumerate(PLACEMENT_COLUMNS, start=len(PLACEMENT_READ)):
+        spec[col.key] = row[position]
     return {k: v for k, v in spec.items() if v is not None and v != {} and v != []}  # read as absent
 
 
-def _children(rows: Sequence[Row[Any]]) -> dict[str, list[dict[str, Any]]]:
+def _children(rows: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
     """Live placements by channel id, in ``position`` order (the query's order)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        if row.deleted_at is None:
-            out.setdefault(row.channel_id, []).append(_placement_spec(row))
+        if row[2] is None:
+            out.setdefault(row[_P_CHANNEL], []).append(_placement_spec(row))
     return out
 
 
@@ -225,13 +281,14 @@ def _layout(kind_name: str) -> tuple[tuple[tuple[int, str], ...], str | None, tu
     return columns, CHILD_FIELDS.get(kind_name), tuple((ref, ref.column) for ref in refs)
 
 
-def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: dict[str, list[dict[str, Any]]],
-              warnings: list[str], expected: Resource | str | None = None) -> Resource:
+def _resource(kind: KindDef, row: Sequence[Any], name: str, names: _Names,
+              children: dict[str, list[dict[str, Any]]], warnings: list[str],
+              expected: Resource | str | None = None) -> Resource:
     where = (kind.name, name)
     columns, child, refs = _layout(kind.name)
-    raw: dict[str, Any] = {"status": row.status}
-    if row.description is not None:
-        raw["description"] = row.description
+    raw: dict[str, Any] = {"status": row[_STATUS]}
+    if row[_DESCRIPTION] is not None:
+        raw["description"] = row[_DESCRIPTION]
     # Spec columns follow the common ones in the query (``_query_kind``);
     # positional access is what keeps this loop cheap at 10k rows.
     for position, key in columns:
@@ -239,8 +296,8 @@ def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: 
         if value is not None and value != {} and value != []:  # empty reads as absent (canonical form)
             # a REAL column gives 879.0 for 879: the canonical form's integer (as prune makes it)
             raw[key] = prune(value) if type(value) is float else value
-    if child and row.id in children:
-        raw[child] = children[row.id]
+    if child and row[0] in children:
+        raw[child] = children[row[0]]
     # Foreign-key columns sit at their spec key as ids, so one pass over the
     # declared references names both those and the ids inside JSON; qualified
     # references go last, once the sibling they belong to reads as a name.
@@ -253,7 +310,7 @@ def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: 
         else:
             ref.rewrite(raw, lambda ref_id, ref=ref: names.name(
                 ref, ref_id, where, warnings, raw.get(ref.qualifier or "")))
-    labels, annotations = dict(row.labels or {}), dict(row.annotations or {})
+    labels, annotations = dict(row[_LABELS] or {}), dict(row[_ANNOTATIONS] or {})
     if expected is not None and not kind.secret_fields:
         # A row whose JSON (same keys, values and types) is that of a canonical body is in
         # canonical form already: skip validating and normalising it again. Most rows of a
@@ -269,28 +326,29 @@ def _resource(kind: KindDef, row: Row[Any], name: str, names: _Names, children: 
     return Resource(kind.name, name, spec, labels=labels, annotations=annotations)
 
 
-def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Row[Any]], names: _Names,
+def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Any], names: _Names,
              children: dict[str, list[dict[str, Any]]], resources: Collection[str] | None,
              expect: Mapping[str, Resource | str]) -> None:
     newest_deleted: dict[str, tuple[datetime, str]] = {}
-    for row in sorted(rows, key=lambda r: (r.name, r.id)):
-        if row.deleted_at is not None:
-            seen = newest_deleted.get(row.name)
-            if seen is None or row.deleted_at > seen[0]:
-                newest_deleted[row.name] = (row.deleted_at, row.id)
+    for row in sorted(rows, key=lambda r: (r[1], r[0])):
+        row_id, raw_name, deleted_at = row[0], row[1], row[2]
+        if deleted_at is not None:
+            seen = newest_deleted.get(raw_name)
+            if seen is None or deleted_at > seen[0]:
+                newest_deleted[raw_name] = (deleted_at, row_id)
             continue
-        name = normalize_name(row.name)
+        name = normalize_name(raw_name)
         addr = address(kind.name, name)
         resource = _resource(kind, row, name, names, children, snapshot.warnings, expect.get(addr)) \
             if resources is None or addr in resources else None
-        snapshot.rows[addr] = LiveRow(kind.name, name, row.id, row.version, resource, row.updated_at)
+        snapshot.rows[addr] = LiveRow(kind.name, name, row_id, row[_VERSION], resource, row[_UPDATED])
     for raw_name, (_, row_id) in newest_deleted.items():
         addr = address(kind.name, normalize_name(raw_name))
         if addr not in snapshot.rows:
             snapshot.deleted[addr] = row_id
 
 
-def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = None, *,
+def read_live(conn: Connection | Reader, tenant_id: str, kinds: Collection[str] | None = None, *,
               resources: Collection[str] | None = None,
               expect: Mapping[str, Resource | str] | None = None) -> LiveSnapshot:
     """The tenant's live rows of ``kinds`` (default: all), references as names.
@@ -306,17 +364,18 @@ def read_live(conn: Connection, tenant_id: str, kinds: Collection[str] | None = 
     state's record (a match keeps the row's own key order: for callers that
     only compare, never for exports).
     """
+    reader = as_reader(conn)
     wanted = _wanted(kinds)
     needed, with_placements = _needed(wanted)
     wanted_names = {k.name for k in wanted}
     names = _Names()
-    full: dict[str, Sequence[Row[Any]]] = {}
+    full: dict[str, Sequence[Any]] = {}
     for kind in KINDS:
         if kind.name in needed:
-            rows = _query_kind(conn, kind, tenant_id, full=kind.name in wanted_names)
+            rows = _query_kind(reader, kind, tenant_id, full=kind.name in wanted_names)
             names.add_rows(kind.name, rows)
             full[kind.name] = rows
-    placement_rows = _query_placements(conn, tenant_id) if with_placements else []
+    placement_rows = _query_placements(reader, tenant_id) if with_placements else []
     names.add_placements(placement_rows)
     snapshot = LiveSnapshot(rows={}, deleted={}, placement_ids={}, warnings=[], live_ids=names.live_ids())
     for row_id, (channel, name, deleted) in names.placements.items():
@@ -336,6 +395,8 @@ def assign_ids(snapshot: LiveSnapshot, writes: list[Write]) -> IdMap:
     soft-deleted row of that name (a restore) or a fresh one; placements
     that written channels add get fresh ids.
     """
+    from decisionform.providers.writes import IdMap, new_id
+
     ids = IdMap(ids={kind: dict(names) for kind, names in snapshot.live_ids.items()})
     for write in writes:
         if write.op != "create":

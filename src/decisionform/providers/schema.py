@@ -13,19 +13,11 @@ that autogenerate finds no difference between the two.
 
 from __future__ import annotations
 
-import base64
-import re
-import secrets
-import types
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from annotated_types import MaxLen
-from pydantic import BaseModel
-from pydantic.fields import FieldInfo
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -47,18 +39,22 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
-from decisionform.bundle import specs
-from decisionform.bundle.kinds import KINDS, PLACEMENT, KindDef, RefPath
-
-ID_LENGTH = 40
-PLACEMENT_PREFIX = "plc"
-TENANT_PREFIX = "ten"
-# Spec fields every kind has; they live in the common columns.
-COMMON_SPEC_FIELDS = ("description", "status")
-# Spec lists stored as rows of a child table instead of a column of the kind's
-# table: a channel's placements are addressable on their own (creatives and
-# scopes reference them by id), so they need ids of their own.
-CHILD_FIELDS: dict[str, str] = {"Channel": "placements"}
+from decisionform.bundle.kinds import KINDS, KindDef
+from decisionform.providers.layout import (  # noqa: F401  (re-exported: schema is the one import for tables)
+    CHILD_FIELDS,
+    COMMON_SPEC_FIELDS,
+    ID_LENGTH,
+    PLACEMENT_COLUMNS,
+    PLACEMENT_PREFIX,
+    TENANT_PREFIX,
+    SpecColumn,
+    kind_spec_columns,
+    make_id,
+    placement_key,
+    placement_ref,
+    snake,
+    utcnow,
+)
 
 # none_as_null: an absent value is SQL NULL, not the JSON literal null.
 JsonType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
@@ -97,101 +93,19 @@ NAMING_CONVENTION = {
 }
 
 
-def make_id(prefix: str) -> str:
-    """An opaque id: the prefix and 20 random base32 characters (100 bits)."""
-    return f"{prefix}_" + base64.b32encode(secrets.token_bytes(13)).decode("ascii")[:20].lower()
-
-
-def placement_key(channel: str, placement: str) -> str:
-    """How id maps key a placement: the two names joined by NUL, which no name may hold.
-    Not "/": names may hold that, and channel "A" with placement "B/C" must not meet
-    channel "A/B" with placement "C" (``placement_ref`` is the "/" form bundles write)."""
-    return f"{channel}\x00{placement}"
-
-
-def placement_ref(channel: str, placement: str) -> str:
-    """A placement as a bundle refers to it: ``Channel/Placement``."""
-    return f"{channel}/{placement}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def snake(name: str) -> str:
-    """``customFields`` -> ``custom_fields``; ``schema_`` (alias) stays ``schema``."""
-    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower().rstrip("_")
-
-
-@dataclass(frozen=True)
-class SpecColumn:
-    """One top-level spec field stored in its own column."""
-
-    key: str  # the spec key (the alias when the field has one)
-    column: str  # the column name
-    json: bool  # stored as JSON (lists, mappings, sub-models)
-    default: Any  # stored when the spec omits the field
-    ref: RefPath | None = None  # a reference stored as an id (foreign key)
-
-
 # ------------------------------------------------------------ type mapping
-def _unwrap_optional(annotation: Any) -> Any:
-    """``int | None`` -> ``int``; anything else unchanged."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return annotation
+def _sql_type(col: SpecColumn) -> TypeEngine[Any]:
+    if col.type == "string" or col.type == "id":
+        return String(col.length)
+    simple: dict[str, TypeEngine[Any]] = {"boolean": Boolean(), "integer": Integer(), "float": Float(),
+                                          "text": Text()}
+    return simple.get(col.type, JsonType)
 
 
-def _sql_type(info: FieldInfo) -> TypeEngine[Any]:
-    annotation = _unwrap_optional(info.annotation)
-    if typing.get_origin(annotation) is Literal:
-        values = [str(v) for v in typing.get_args(annotation)]
-        return String(max(32, *(len(v) for v in values)))
-    if annotation is bool:  # before int: bool is a subclass of int
-        return Boolean()
-    if annotation is int:
-        return Integer()
-    if annotation is float:
-        return Float()
-    if annotation is str:
-        lengths = [m.max_length for m in info.metadata if isinstance(m, MaxLen)]
-        return String(lengths[0]) if lengths and lengths[0] <= 255 else Text()
-    return JsonType
-
-
-def _default(info: FieldInfo) -> Any:
-    # The platform reads these tables too: store [] / {} rather than NULL for
-    # an omitted collection, as its own UI would.
-    if info.is_required():
-        return None
-    return info.get_default(call_default_factory=True)
-
-
-def spec_columns(model: type[BaseModel], refs: tuple[RefPath, ...] = (), skip: tuple[str, ...] = (),
-                 tables: dict[str, str] | None = None) -> tuple[tuple[SpecColumn, Column[Any]], ...]:
-    """The (mapping, column) pairs for the top-level fields of ``model``.
-
-    ``tables`` maps a reference's target kind to its table (for foreign keys).
-    """
-    column_refs = {ref.path: ref for ref in refs if ref.column}
-    targets = {**(tables or {}), PLACEMENT: "placements"}
-    out = []
-    for field_name, info in model.model_fields.items():
-        key = info.alias or field_name
-        if key in skip:
-            continue
-        ref = column_refs.get(key)
-        if ref is not None:
-            col = Column(f"{snake(key)}_id", String(ID_LENGTH), ForeignKey(f"{targets[ref.target]}.id"))
-            out.append((SpecColumn(key, col.name, False, None, ref), col))
-            continue
-        sql_type = _sql_type(info)
-        col = Column(snake(key), sql_type, nullable=True)
-        out.append((SpecColumn(key, col.name, sql_type is JsonType, _default(info)), col))
-    return tuple(out)
+def _column(col: SpecColumn) -> Column[Any]:
+    if col.type == "id":
+        return Column(col.column, String(col.length), ForeignKey(f"{col.target_table}.id"))
+    return Column(col.column, _sql_type(col), nullable=True)
 
 
 # ------------------------------------------------------------ building blocks
@@ -263,21 +177,19 @@ def _access_tables(md: MetaData) -> None:
 
 
 def _kind_table(md: MetaData, kind: KindDef, tables: dict[str, str]) -> tuple[Table, tuple[SpecColumn, ...]]:
-    skip = (*COMMON_SPEC_FIELDS, *filter(None, [CHILD_FIELDS.get(kind.name)]))
-    pairs = spec_columns(kind.spec_model, kind.refs, skip, tables)
+    columns = kind_spec_columns(kind, tables)
     # ``metrics`` is a system column (running counters the platform keeps):
     # it is never part of a spec, and the reader never looks at it.
     system = [Column("metrics", JsonType, nullable=True)]
-    table = Table(kind.table, md, *_common_columns(), *(c for _, c in pairs), *system)
+    table = Table(kind.table, md, *_common_columns(), *map(_column, columns), *system)
     _live_unique(table, "tenant_id", "name")
     for field_name in kind.unique_fields:
         _live_unique(table, "tenant_id", snake(field_name))
     Index(None, table.c.tenant_id)
-    return table, tuple(m for m, _ in pairs)
+    return table, columns
 
 
 def _placements_table(md: MetaData) -> tuple[Table, tuple[SpecColumn, ...]]:
-    pairs = spec_columns(specs.Placement, skip=("name", "description"))
     table = Table(
         "placements", md,
         _id(),
@@ -286,7 +198,7 @@ def _placements_table(md: MetaData) -> tuple[Table, tuple[SpecColumn, ...]]:
         Column("name", String(255), nullable=False),
         Column("position", Integer(), nullable=False, server_default=text("0")),
         Column("description", Text(), nullable=True),
-        *(c for _, c in pairs),
+        *map(_column, PLACEMENT_COLUMNS),
         Column("version", Integer(), nullable=False, server_default=text("1")),
         _ts("created_at"),
         _ts("updated_at"),
@@ -294,7 +206,7 @@ def _placements_table(md: MetaData) -> tuple[Table, tuple[SpecColumn, ...]]:
     )
     _live_unique(table, "channel_id", "name")
     Index(None, table.c.tenant_id)
-    return table, tuple(m for m, _ in pairs)
+    return table, PLACEMENT_COLUMNS
 
 
 def _engine_tables(md: MetaData) -> None:
@@ -375,7 +287,6 @@ SCHEMA = build_schema(KINDS)
 metadata = SCHEMA.metadata
 KIND_TABLES = SCHEMA.kind_tables
 SPEC_COLUMNS = SCHEMA.spec_columns
-PLACEMENT_COLUMNS = SCHEMA.placement_columns
 tenants = metadata.tables["tenants"]
 api_keys = metadata.tables["api_keys"]
 placements = metadata.tables["placements"]

@@ -15,21 +15,23 @@ import os
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from sqlalchemy import Connection, insert, select, update
 
 from decisionform.errors import StalePlanError, StateError
-from decisionform.providers.schema import metadata
+from decisionform.providers.driver import Reader, as_reader
 from decisionform.state.model import State
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 class StateBackend(Protocol):
     kind: str  # "db" or "file"
 
     def describe(self) -> str: ...
-    def load(self, conn: Connection | None) -> State: ...
+    def load(self, conn: Connection | Reader | None) -> State: ...
     def stage(self, conn: Connection, new: State, expected_serial: int) -> None: ...
     def finish(self) -> None: ...
     def abort(self) -> None: ...
@@ -42,22 +44,33 @@ class DatabaseState:
 
     def __init__(self, tenant_id: str) -> None:
         self.tenant_id = tenant_id
-        self.table = metadata.tables["gitops_state"]
+
+    @property
+    def table(self) -> Any:
+        from decisionform.providers.schema import gitops_state  # the write side only: SQLAlchemy
+
+        return gitops_state
 
     def describe(self) -> str:
         return "database state"
 
-    def load(self, conn: Connection | None) -> State:
+    def load(self, conn: Connection | Reader | None) -> State:
         assert conn is not None
-        row = conn.execute(select(self.table).where(self.table.c.tenant_id == self.tenant_id)).mappings().first()
-        if row is None:
+        reader = as_reader(conn)
+        rows = reader.rows("SELECT lineage, serial, document, applied_plan_ids FROM gitops_state "
+                           "WHERE tenant_id = ?", (self.tenant_id,))
+        if not rows:
             return State()
-        doc = {"format_version": 1, "lineage": row["lineage"], "serial": row["serial"],
-               "resources": row["document"] or {}, "applied_plan_ids": row["applied_plan_ids"] or []}
+        lineage, serial, document, applied = rows[0]
+        doc = {"format_version": 1, "lineage": lineage, "serial": serial,
+               "resources": reader.decode_json(document) or {},
+               "applied_plan_ids": reader.decode_json(applied) or []}
         return State.from_document(doc, "database state")
 
     def stage(self, conn: Connection, new: State, expected_serial: int) -> None:
         doc = new.to_document()
+        from sqlalchemy import insert, update
+
         values = {"lineage": doc["lineage"], "serial": doc["serial"], "document": doc["resources"],
                   "applied_plan_ids": doc["applied_plan_ids"], "updated_at": datetime.now(UTC)}
         t = self.table
@@ -70,8 +83,7 @@ class DatabaseState:
             raise StalePlanError([f"the state serial moved (expected {expected_serial})"])
 
     def _exists(self, conn: Connection) -> bool:
-        t = self.table
-        return conn.execute(select(t.c.tenant_id).where(t.c.tenant_id == self.tenant_id)).first() is not None
+        return bool(as_reader(conn).rows("SELECT tenant_id FROM gitops_state WHERE tenant_id = ?", (self.tenant_id,)))
 
     def finish(self) -> None:
         return None
@@ -92,7 +104,7 @@ class FileState:
     def describe(self) -> str:
         return f"state file {self.path}"
 
-    def load(self, conn: Connection | None = None) -> State:
+    def load(self, conn: Connection | Reader | None = None) -> State:
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
