@@ -249,7 +249,7 @@ def plan(bundle: str, prune: bool, allow_empty: bool, kinds: tuple[str, ...], ta
         raise UsageError(f"--out {out} is the bundle itself; write the plan to another file")
     engine = engine_from_ctx(quiet=fmt == "json")
     options = engine.options(prune=prune, allow_empty=allow_empty, kinds=kinds, targets=targets)
-    planned = engine.plan(engine.load(bundle), options)
+    planned = engine.plan(lambda: engine.load(bundle), options)  # the database is read meanwhile
     if out:
         engine.save_plan(planned, out)
     _emit(_render_plan(planned.to_document(), fmt))

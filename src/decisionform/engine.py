@@ -11,6 +11,7 @@ import functools
 import hmac
 import importlib
 import os
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +41,8 @@ if TYPE_CHECKING:
     from decisionform.executor import ApplyResult
     from decisionform.providers.apikeys import ApiKey
     from decisionform.providers.database import Database
-    from decisionform.providers.live import LiveSnapshot
+    from decisionform.providers.driver import Reader
+    from decisionform.providers.live import LiveRows, LiveSnapshot
     from decisionform.state.backends import StateBackend
     from decisionform.state.drift import DriftReport
     from decisionform.state.locks import LeaseLock, LockInfo
@@ -79,6 +81,28 @@ def _bulk(method: Callable[..., Any]) -> Any:
             return method(*args, **kwargs)
 
     return wrapper
+
+
+class _Background:
+    """``fn`` run on a daemon thread; ``result()`` waits and returns it or raises its error."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._outcome: tuple[bool, Any] = (False, None)
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="decisionform-read", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Any]) -> None:
+        try:
+            self._outcome = (True, fn())
+        except BaseException as exc:  # handed to the caller by result()
+            self._outcome = (False, exc)
+
+    def result(self) -> Any:
+        self._thread.join()
+        done, value = self._outcome
+        if not done:
+            raise value
+        return value
 
 
 class Observer(Protocol):
@@ -136,6 +160,7 @@ class Engine:
         self._database = database
         self._tenant_id: str | None = None
         self._sealing_key: str | None = None
+        self._planned_state: State | None = None  # the state the last plan of this engine was made from
         self.applying = False  # an apply's transaction has started (this process)
         self.applied: ApplyResult | None = None  # ... and committed
 
@@ -157,8 +182,14 @@ class Engine:
     def tenant_id(self) -> str:
         if self._tenant_id is None:
             with self.database.snapshot() as reader:
-                self._tenant_id = db.tenant_id(reader, self.tenant)
+                self._know_tenant(reader)
+        assert self._tenant_id is not None
         return self._tenant_id
+
+    def _know_tenant(self, reader: Reader) -> None:
+        """The tenant's id and sealing key, in one query on a snapshot the caller has open."""
+        if self._tenant_id is None:
+            self._tenant_id, self._sealing_key = db.tenant_identity(reader, self.tenant)
 
     @property
     def sealing_key(self) -> str:
@@ -215,24 +246,43 @@ class Engine:
         return PlanOptions(prune=prune, allow_empty=allow_empty, kinds=normalize_kinds(kinds),
                            targets=normalize_targets(targets))
 
-    def _read(self, bundle: Bundle | None = None, *, compare_with_state: bool = False) -> tuple[State, LiveSnapshot]:
+    def _fetch(self) -> tuple[State, LiveRows]:
+        """State and the tenant's rows as read, in one snapshot (no row normalised yet)."""
+        with self.database.snapshot() as reader:  # on the driver: a plan never loads SQLAlchemy
+            self._know_tenant(reader)
+            return self.state_backend().load(reader), _live.fetch_live(reader, self.tenant_id)
+
+    def _read(self, bundle: Bundle | None = None, *, compare_with_state: bool = False,
+              fetched: tuple[State, LiveRows] | None = None) -> tuple[State, LiveSnapshot]:
         """State and the live rows; rows equal to the bundle's resources (or, to compare only,
         to the state's records) are read without normalising them again."""
-        backend = self.state_backend()
         self.observer.progress("Reading the database")
-        with self.database.snapshot() as reader:  # on the driver: a plan never loads SQLAlchemy
-            state = backend.load(reader)
-            expect: dict[str, Any] | None = bundle.by_address() if bundle is not None else None
-            if compare_with_state:
-                expect = {addr: entry.digest for addr, entry in state.resources.items() if entry.digest}
-            live = _live.read_live(reader, self.tenant_id, expect=expect)
+        state, rows = fetched if fetched is not None else self._fetch()
+        expect: dict[str, Any] | None = bundle.by_address() if bundle is not None else None
+        if compare_with_state:
+            expect = {addr: entry.digest for addr, entry in state.resources.items() if entry.digest}
+        live = _live.build_live(rows, expect=expect)
         for warning in live.warnings:
             self.observer.warn(warning)
         return state, live
 
+    def _load_while_reading(self, load: Callable[[], Bundle]) -> tuple[Bundle, tuple[State, LiveRows]]:
+        """The bundle, and the database read on a thread meanwhile: the read waits on the
+        database (PostgreSQL's network, SQLite's pages) mostly without Python's lock, so it
+        overlaps with parsing and validating instead of following them. An invalid bundle is
+        reported as before, without waiting for the read (which finishes, and closes, alone)."""
+        fetch = _Background(self._fetch)
+        bundle = load()
+        return bundle, fetch.result()
+
     @_bulk
-    def plan(self, bundle: Bundle, options: PlanOptions) -> Plan:
-        state, live = self._read(bundle)
+    def plan(self, bundle: Bundle | Callable[[], Bundle], options: PlanOptions) -> Plan:
+        """Plan ``bundle``; given a function that loads it, the database is read meanwhile."""
+        fetched = None
+        if callable(bundle):
+            bundle, fetched = self._load_while_reading(bundle)
+        state, live = self._read(bundle, fetched=fetched)
+        self._planned_state = state  # an apply of the plan about to be made may reuse it (executor)
         ctx = PlanContext(tenant=self.tenant, database=self.database.identity(),
                           state_backend=self.state_backend().kind, sealing_key=self.sealing_key)
         self.observer.progress(f"Planning {len(bundle.resources):,} resources against {len(live.rows):,} rows")
@@ -276,8 +326,12 @@ class Engine:
         self.observer.progress(f"Applying {s['created']:,} creates, {s['updated']:,} updates, "
                                f"{s['deleted']:,} deletes")
         self.applying = True
+        planned = self._planned_state if self._planned_state is not None and \
+            (self._planned_state.lineage, self._planned_state.serial) == (plan.state_lineage, plan.state_serial) \
+            else None
         result = _executor.execute(self.database, self.tenant_id, plan, self.state_backend(),
-                                   actor=actor or _locks.whoami(), key=self.sealing_key, hook=hook)
+                                   actor=actor or _locks.whoami(), key=self.sealing_key, hook=hook,
+                                   planned_state=planned)
         self.applied = result
         return result
 

@@ -161,14 +161,17 @@ def _next_resources(plan: Plan, state: State, live: LiveSnapshot, ids: Any,
 
 
 def execute(database: Any, tenant_id: str, plan: Plan, backend: StateBackend, *, actor: str, key: str,
-            hook: Hook | None = None) -> ApplyResult:
-    """Apply ``plan``; the caller holds the tenant's lease. All or nothing."""
+            hook: Hook | None = None, planned_state: State | None = None) -> ApplyResult:
+    """Apply ``plan``; the caller holds the tenant's lease. All or nothing.
+
+    ``planned_state``: the state ``plan`` was made from, when this process made it; reused
+    if the state has not moved since (``StateBackend.load``)."""
     if not plan.writes_state:
         return ApplyResult(plan, applied=False, serial=plan.state_serial)
     hook = hook or (lambda _stage: None)
     try:
         with database.write() as conn:
-            state = backend.load(conn)
+            state = backend.load(conn, planned_state)
             live = read_live(conn, tenant_id, resources=_compared(plan))
             if _nothing_left(plan, state, live, key):
                 return ApplyResult(plan, applied=False, serial=state.serial)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 import yaml_rs
 
 from decisionform.bundle.source import gc_paused
@@ -35,7 +34,16 @@ _FOLD = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d",
                        "þ": "th", "ı": "i", "ħ": "h", "ŋ": "n"})
 _SLUG_JUNK_RE = re.compile(r"[^a-z0-9]+")
 
-_PYYAML_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = yaml.resolver.Resolver.yaml_implicit_resolvers
+
+
+@functools.cache
+def _pyyaml_resolvers() -> dict[str, list[tuple[str, re.Pattern[str]]]]:
+    """PyYAML's implicit resolvers (YAML 1.1), loaded on first dump: a plan never dumps YAML."""
+    import yaml
+
+    return yaml.resolver.Resolver.yaml_implicit_resolvers
+
+
 # First characters (and words) of strings that yaml-rs may read as something else.
 _RS_TYPED_FIRST = frozenset("0123456789+-._~")
 _RS_WORDS = frozenset({"null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE"})
@@ -112,7 +120,7 @@ def _ambiguous(text: str) -> bool:
     """True if ``text`` written plain could read back as something other than this string."""
     if not text:
         return True
-    for _tag, regexp in _PYYAML_RESOLVERS.get(text[0], ()):  # YAML 1.1: bool, int, float, date ...
+    for _tag, regexp in _pyyaml_resolvers().get(text[0], ()):  # YAML 1.1: bool, int, float, date ...
         if regexp.match(text):
             return True
     if text[0] in _RS_TYPED_FIRST or text in _RS_WORDS:

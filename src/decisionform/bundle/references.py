@@ -52,6 +52,13 @@ class Universe:
         self.by_kind: dict[str, dict[str, Resource]] = {k: {} for k in KIND_BY_NAME}
         for r in resources:
             self.by_kind[r.kind][r.name] = r
+        self._placement_names: dict[str, frozenset[str]] = {}  # channel -> its placements, on first use
+
+    def has_placement(self, channel: str, placement: str) -> bool:
+        names = self._placement_names.get(channel)
+        if names is None:
+            names = self._placement_names[channel] = frozenset(self.placements(channel))
+        return placement in names
 
     def get(self, kind: str, name: str) -> Resource | None:
         return self.by_kind.get(kind, {}).get(name)
@@ -73,7 +80,7 @@ class Universe:
 
     def _resolve_placement(self, ref: Reference) -> Issue | None:
         channels = self.by_kind["Channel"]
-        if split_placement_ref(ref.target, lambda c, p: c in channels and p in self.placements(c)):
+        if split_placement_ref(ref.target, self.has_placement):
             return None
         channel, _, placement = ref.target.rpartition("/")
         if channel not in channels:
@@ -97,20 +104,28 @@ def split_placement_ref(text: str, exists: Callable[[str, str], bool]) -> tuple[
     return None
 
 
-def check_references(resources: Iterable[Resource], universe: Universe,
-                     refs_of: Callable[[Resource], Iterable[Reference]] = references) -> list[Issue]:
-    """Every unresolved reference and every reference that does not fit its target.
-
-    ``refs_of`` lets a caller that needs the references again (the planner's
-    graph) find them once.
-    """
+def check_references(resources: Iterable[Resource], universe: Universe) -> list[Issue]:
+    """Every unresolved reference and every reference that does not fit its target."""
     issues: list[Issue] = []
+    names = universe.by_kind
     for resource in resources:
-        for ref in refs_of(resource):
-            problem = universe.resolve(ref)
-            if problem is not None:
-                issues.append(problem)
-        issues += _fit(resource, universe)
+        spec = resource.spec
+        for ref in resource.kind_def.refs:
+            target = ref.target
+            known = names.get(target)
+            steps = ref.steps
+            if known is not None and len(steps) == 1 and not ref.qualifier:  # a top-level field: most
+                name = spec.get(steps[0].key)  # type: ignore[arg-type]
+                if name is None or not isinstance(name, str) or name in known:
+                    continue
+            for path, name in ref.find(spec):
+                if known is not None and name in known:
+                    continue  # the common case, without making a Reference
+                problem = universe.resolve(Reference(resource, ref, path, target, name))
+                if problem is not None:
+                    issues.append(problem)
+        if resource.kind == "Offer":
+            issues += _fit(resource, universe)
     return issues
 
 

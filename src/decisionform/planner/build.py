@@ -27,7 +27,7 @@ from decisionform.errors import (
     UsageError,
     quote_address,
 )
-from decisionform.planner.graph import ResourceGraph
+from decisionform.planner.graph import ORDERING_REFS, ResourceGraph
 from decisionform.planner.plan import Change, Plan, PlanOptions, new_plan_id, utcnow
 from decisionform.state.model import State
 
@@ -193,7 +193,7 @@ class _Builder:
         # referrer check below refuses the prune and names the referrer.
         resolvable = Universe([*(r for k in universe.by_kind.values() for r in k.values()),
                                *deletes.values()]) if deletes else universe
-        issues = check_references(scoped.values(), resolvable, self.refs)
+        issues = check_references(scoped.values(), resolvable)
         if issues:
             raise UnresolvedReference(issues)
         issues = _unique_across(universe, scoped, deletes)
@@ -218,14 +218,7 @@ class _Builder:
 
     def _graph(self, universe: dict[str, Resource], scoped: dict[str, Resource],
                deletes: dict[str, Resource]) -> ResourceGraph:
-        graph = ResourceGraph()
-        for addr in (*universe, *deletes):
-            graph.add(addr)
-        for resource in (*universe.values(), *deletes.values()):
-            for ref in self.refs(resource):
-                graph.add_reference(ref)
-        graph.check_acyclic(relevant=set(scoped))
-        return graph
+        return _ordered_graph((*universe.values(), *deletes.values()), self.refs, relevant=set(scoped))
 
 
 class _References:
@@ -288,12 +281,22 @@ def check_offline(bundle: Bundle) -> None:
     """What ``validate`` checks without a database: references inside the bundle, no cycle."""
     universe = Universe(bundle.resources)
     refs = _References()
-    issues = check_references(bundle.resources, universe, refs)
+    issues = check_references(bundle.resources, universe)
     if issues:
         raise UnresolvedReference(issues)
+    _ordered_graph(bundle.resources, refs)
+
+
+def _ordered_graph(resources: Iterable[Resource], refs: _References,
+                   relevant: set[str] | None = None) -> ResourceGraph:
+    """Every resource, with the references that order them (``ORDERING_REFS``), checked acyclic."""
     graph = ResourceGraph()
-    for resource in bundle.resources:
+    for resource in resources:
         graph.add(resource.address)
-        for ref in refs(resource):
-            graph.add_reference(ref)
-    graph.check_acyclic()
+        ordering = ORDERING_REFS.get(resource.kind)
+        if ordering:  # most kinds reference only earlier kinds: nothing to look up
+            for ref in refs(resource):
+                if ref.ref in ordering:
+                    graph.add_reference(ref)
+    graph.check_acyclic(relevant=relevant)
+    return graph

@@ -18,10 +18,31 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from decisionform.bundle.kinds import KIND_ORDER
+from decisionform.bundle.kinds import KIND_ORDER, KINDS, PLACEMENT, RefPath
 from decisionform.bundle.model import split_address
 from decisionform.bundle.references import Reference
 from decisionform.errors import CycleError, Issue, quote_address
+
+
+def _depends_on(ref: RefPath) -> str:
+    return "Channel" if ref.target == PLACEMENT else ref.target  # a placement depends on its channel
+
+
+def _ordering_refs() -> dict[str, tuple[RefPath, ...]]:
+    """Per kind, the declared references that can decide an order or close a loop.
+
+    When every declared reference points to an earlier kind or to its own kind (as the
+    registry's do: Offer → Category, DecisionFlow → DecisionFlow), creation order is the
+    kinds in turn (see ``_kahn``) and a loop can only run inside one kind, so only the
+    references to the own kind matter. Otherwise every reference does.
+    """
+    kind_ordered = all(KIND_ORDER[_depends_on(ref)] <= KIND_ORDER[kind.name] for kind in KINDS for ref in kind.refs)
+    return {kind.name: tuple(ref for ref in kind.refs
+                             if not kind_ordered or KIND_ORDER[_depends_on(ref)] == KIND_ORDER[kind.name])
+            for kind in KINDS}
+
+
+ORDERING_REFS = _ordering_refs()
 
 
 def _sort_key(addr: str) -> tuple[int, str]:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = ["NOT_INITIALISED", "Database", "Tenant", "create_tenant", "existing_sealing_key", "list_tenants",
-           "normalize_url", "sealing_key", "tenant_id", "translate"]
+           "normalize_url", "sealing_key", "tenant_id", "tenant_identity", "translate"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same for every process upgrading.
@@ -210,10 +210,15 @@ def create_tenant(conn: Connection, name: str) -> str:
 
 def tenant_id(conn: Connection | Reader, name: str) -> str:
     """The id of tenant ``name``; TenantError naming the fix when unknown."""
-    found = as_reader(conn).value("SELECT id FROM tenants WHERE name = ?", (name,))
-    if found is None:
+    return tenant_identity(conn, name)[0]
+
+
+def tenant_identity(conn: Connection | Reader, name: str) -> tuple[str, str | None]:
+    """The id and the sealing key (None until first used) of tenant ``name``."""
+    rows = as_reader(conn).rows("SELECT id, sealing_key FROM tenants WHERE name = ?", (name,))
+    if not rows:
         raise TenantError(f"unknown tenant {name!r}; create it with `decisionform tenant create {name}`")
-    return str(found)
+    return str(rows[0][0]), (str(rows[0][1]) if rows[0][1] else None)
 
 
 def existing_sealing_key(conn: Connection | Reader, tenant: str) -> str | None:

@@ -8,7 +8,6 @@ tables (and so the Alembic migrations) from this same layout, so the two cannot 
 
 from __future__ import annotations
 
-import base64
 import re
 import secrets
 import types
@@ -37,9 +36,20 @@ CHILD_FIELDS: dict[str, str] = {"Channel": "placements"}
 ColumnType = Literal["id", "string", "text", "integer", "float", "boolean", "json"]
 
 
+_BASE32 = "abcdefghijklmnopqrstuvwxyz234567"  # RFC 4648's alphabet, lower case
+_BASE32_PAIRS = tuple(a + b for a in _BASE32 for b in _BASE32)  # every 10 bits as two characters
+_SHIFTS = tuple(range(90, -10, -10))
+
+
 def make_id(prefix: str) -> str:
-    """An opaque id: the prefix and 20 random base32 characters (100 bits)."""
-    return f"{prefix}_" + base64.b32encode(secrets.token_bytes(13)).decode("ascii")[:20].lower()
+    """An opaque id: the prefix and 20 random base32 characters (100 bits).
+
+    The same ids as ``base64.b32encode(13 random bytes)[:20].lower()``, encoded by table:
+    an apply of 10,000 creates makes 10,000 of them, and base64's encoder is pure Python.
+    """
+    bits = int.from_bytes(secrets.token_bytes(13)) >> 4
+    pairs = _BASE32_PAIRS
+    return f"{prefix}_" + "".join([pairs[(bits >> shift) & 1023] for shift in _SHIFTS])
 
 
 def placement_key(channel: str, placement: str) -> str:

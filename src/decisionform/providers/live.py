@@ -63,7 +63,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-__all__ = ["LiveRow", "LiveSnapshot", "assign_ids", "missing_marker", "read_live"]
+__all__ = ["LiveRow", "LiveRows", "LiveSnapshot", "assign_ids", "build_live", "fetch_live", "missing_marker",
+           "read_live"]
 
 
 @dataclass
@@ -348,14 +349,54 @@ def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Any], names: 
             snapshot.deleted[addr] = row_id
 
 
+@dataclass
+class LiveRows:
+    """The rows ``fetch_live`` read, before any is turned into a resource (``build_live``)."""
+
+    wanted: list[KindDef]
+    full: dict[str, Sequence[Any]]  # kind -> its rows (the wanted kinds in full, the others id and name)
+    placements: Sequence[Any]
+
+
+def fetch_live(conn: Connection | Reader, tenant_id: str, kinds: Collection[str] | None = None) -> LiveRows:
+    """The tenant's rows of ``kinds`` (default: all), one query per table: the wanted kinds in
+    full, the kinds they reference as (id, name) only, and placements when a channel or a
+    placement reference is involved."""
+    reader = as_reader(conn)
+    wanted = _wanted(kinds)
+    needed, with_placements = _needed(wanted)
+    wanted_names = {k.name for k in wanted}
+    full: dict[str, Sequence[Any]] = {}
+    for kind in KINDS:
+        if kind.name in needed:
+            full[kind.name] = _query_kind(reader, kind, tenant_id, full=kind.name in wanted_names)
+    return LiveRows(wanted, full, _query_placements(reader, tenant_id) if with_placements else [])
+
+
+def build_live(fetched: LiveRows, *, resources: Collection[str] | None = None,
+               expect: Mapping[str, Resource | str] | None = None) -> LiveSnapshot:
+    """The snapshot of what ``fetch_live`` read, references as names (see ``read_live``)."""
+    names = _Names()
+    for kind_name, rows in fetched.full.items():
+        names.add_rows(kind_name, rows)
+    names.add_placements(fetched.placements)
+    snapshot = LiveSnapshot(rows={}, deleted={}, placement_ids={}, warnings=[], live_ids=names.live_ids())
+    for row_id, (channel, name, deleted) in names.placements.items():
+        if not deleted:
+            snapshot.placement_ids[(channel, name)] = row_id
+    children = _children(fetched.placements)
+    for kind in fetched.wanted:
+        _collect(snapshot, KIND_BY_NAME[kind.name], fetched.full[kind.name], names, children, resources,
+                 expect or {})
+    return snapshot
+
+
 def read_live(conn: Connection | Reader, tenant_id: str, kinds: Collection[str] | None = None, *,
               resources: Collection[str] | None = None,
               expect: Mapping[str, Resource | str] | None = None) -> LiveSnapshot:
     """The tenant's live rows of ``kinds`` (default: all), references as names.
 
-    One query per table: the wanted kinds in full, the kinds they reference
-    as (id, name) only, and placements when a channel or a placement
-    reference is involved. With ``resources`` (addresses), only those rows
+    One query per table (``fetch_live``). With ``resources`` (addresses), only those rows
     get their canonical ``resource`` (the costly part); the others carry
     identity and version, and ``resource`` None (what apply's checks need).
     ``expect`` only saves work: a row that holds exactly what it expects is
@@ -364,27 +405,7 @@ def read_live(conn: Connection | Reader, tenant_id: str, kinds: Collection[str] 
     state's record (a match keeps the row's own key order: for callers that
     only compare, never for exports).
     """
-    reader = as_reader(conn)
-    wanted = _wanted(kinds)
-    needed, with_placements = _needed(wanted)
-    wanted_names = {k.name for k in wanted}
-    names = _Names()
-    full: dict[str, Sequence[Any]] = {}
-    for kind in KINDS:
-        if kind.name in needed:
-            rows = _query_kind(reader, kind, tenant_id, full=kind.name in wanted_names)
-            names.add_rows(kind.name, rows)
-            full[kind.name] = rows
-    placement_rows = _query_placements(reader, tenant_id) if with_placements else []
-    names.add_placements(placement_rows)
-    snapshot = LiveSnapshot(rows={}, deleted={}, placement_ids={}, warnings=[], live_ids=names.live_ids())
-    for row_id, (channel, name, deleted) in names.placements.items():
-        if not deleted:
-            snapshot.placement_ids[(channel, name)] = row_id
-    children = _children(placement_rows)
-    for kind in wanted:
-        _collect(snapshot, KIND_BY_NAME[kind.name], full[kind.name], names, children, resources, expect or {})
-    return snapshot
+    return build_live(fetch_live(conn, tenant_id, kinds), resources=resources, expect=expect)
 
 
 # ------------------------------------------------------------------ ids

@@ -31,7 +31,7 @@ class StateBackend(Protocol):
     kind: str  # "db" or "file"
 
     def describe(self) -> str: ...
-    def load(self, conn: Connection | Reader | None) -> State: ...
+    def load(self, conn: Connection | Reader | None, known: State | None = None) -> State: ...
     def stage(self, conn: Connection, new: State, expected_serial: int) -> None: ...
     def finish(self) -> None: ...
     def abort(self) -> None: ...
@@ -54,9 +54,16 @@ class DatabaseState:
     def describe(self) -> str:
         return "database state"
 
-    def load(self, conn: Connection | Reader | None) -> State:
+    def load(self, conn: Connection | Reader | None, known: State | None = None) -> State:
+        """The tenant's state; ``known``, a state this process read earlier, when the row still
+        has its lineage and serial (every write moves the serial): the document, which holds
+        every resource's body (megabytes at 10k resources), is then not read and decoded again."""
         assert conn is not None
         reader = as_reader(conn)
+        if known is not None:
+            found = reader.rows("SELECT lineage, serial FROM gitops_state WHERE tenant_id = ?", (self.tenant_id,))
+            if (tuple(found[0]) if found else (None, 0)) == (known.lineage, known.serial):
+                return known
         rows = reader.rows("SELECT lineage, serial, document, applied_plan_ids FROM gitops_state "
                            "WHERE tenant_id = ?", (self.tenant_id,))
         if not rows:
@@ -104,7 +111,7 @@ class FileState:
     def describe(self) -> str:
         return f"state file {self.path}"
 
-    def load(self, conn: Connection | Reader | None = None) -> State:
+    def load(self, conn: Connection | Reader | None = None, known: State | None = None) -> State:
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:

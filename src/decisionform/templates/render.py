@@ -479,11 +479,20 @@ def _options(doc: dict) -> list[str]:
     return out
 
 
-def _resource(entry: dict, sym: str, paint: Callable[[str, str], str], rows: bool = True) -> dict:
+class _TextResource(NamedTuple):
+    """One resource of a terminal text view. Attributes, not a dict: jinja2 reads ``r.rows``
+    with getattr first, and an apply prints 10,000 of these."""
+
+    sym: str
+    address: str
+    op: Any
+    rows: list[str]
+
+
+def _resource(entry: dict, sym: str, paint: Callable[[str, str], str], rows: bool = True) -> _TextResource:
     """One resource of a terminal text view; its field rows already as text (``_row_text``)."""
     op = entry.get("op") or entry.get("status")
-    return {"sym": sym, "address": _address(entry), "op": op,
-            "rows": [_row_text(r, paint) for r in _rows(entry)] if rows else []}
+    return _TextResource(sym, _address(entry), op, [_row_text(r, paint) for r in _rows(entry)] if rows else [])
 
 
 STATE_SHOWN = 20  # adopted / forgotten resources named one by one in text and markdown
