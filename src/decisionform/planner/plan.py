@@ -13,7 +13,7 @@ import hmac
 import os
 import secrets
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -134,13 +134,25 @@ def diff_entry(change: Change) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ plan file
+_PLAN_FIELDS = tuple(f.name for f in fields(Plan) if f.name not in ("options", "changes", "file_checksum",
+                                                                    "file_signature"))
+_CHANGE_FIELDS = tuple(f.name for f in fields(Change))
+
+
 def _body(plan: Plan, sealing_key: str) -> dict[str, Any]:
-    """The plan as stored: literal secrets in ``after`` are sealed with the tenant's key."""
-    body = asdict(plan)
-    body.pop("file_checksum", None)
-    body.pop("file_signature", None)
-    for change in body["changes"]:
-        change["after"] = seal(change["kind"], change["after"], sealing_key)
+    """The plan as stored: literal secrets in ``after`` are sealed with the tenant's key.
+
+    Built field by field, not by ``dataclasses.asdict``: that deep-copies every body of every
+    change (seconds at 10,000 resources) only for orjson to read it once. Nothing here is
+    changed in place (``seal`` returns a copy where it seals anything)."""
+    body: dict[str, Any] = {name: getattr(plan, name) for name in _PLAN_FIELDS}
+    body["options"] = asdict(plan.options)
+    changes = []
+    for change in plan.changes:
+        entry = {name: getattr(change, name) for name in _CHANGE_FIELDS}
+        entry["after"] = seal(change.kind, change.after, sealing_key)
+        changes.append(entry)
+    body["changes"] = changes
     return body
 
 
