@@ -81,7 +81,14 @@ class RefPath:
 
     def rewrite(self, spec: dict[str, Any], fn: Callable[[str], str]) -> None:
         """Replace each referenced value in place by ``fn(value)``."""
-        _rewrite(spec, self.steps, fn)
+        steps = self.steps
+        key = steps[0].key
+        if len(steps) == 1 and key is not None and isinstance(spec, dict):  # a top-level field: most
+            value = spec.get(key)
+            if isinstance(value, str):
+                spec[key] = fn(value)
+            return
+        _rewrite(spec, steps, fn)
 
 
 def _collect(node: Any, steps: tuple[Step, ...], at: int, loc: tuple[str | int, ...],

@@ -10,6 +10,7 @@ a path to ``file:line:column`` lazily, the first time an error needs a location.
 from __future__ import annotations
 
 import ast
+import functools
 import gc
 import json
 import os
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import yaml
 import yaml_rs
 
@@ -61,8 +63,10 @@ _NOT_SPACE_RE = re.compile(r"\S")
 # The scan needs positions only: such escapes are swapped for one of the same length.
 _SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 # How YAML 1.2 (.nan, .inf in three cases) and JSON (NaN, Infinity) write a non-finite number;
-# plain substring tests, as a regex over a 10 MB text costs half a second.
+# plain substring tests, as a regex over a 10 MB text costs half a second. Searched only when the
+# document's JSON form has a null at all (orjson writes NaN and infinity as null).
 _NONFINITE_MARKS = (".nan", "NaN", ".NAN", ".inf", ".Inf", ".INF", "Infinity")
+_UTF8_BOM = b"\xef\xbb\xbf"
 _SENTINEL_DOC = "---\n~\n"
 _TYPE_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
                list: "a list", dict: "a mapping"}
@@ -76,6 +80,11 @@ class SourceDocument:
     file: str
     index: int = 0
     _source: _Source | None = field(default=None, repr=False, compare=False)
+    # Set by the reader from one JSON serialisation of the whole document (``_check_document``):
+    # every value can be stored as written (no NUL, lone surrogate, integer past 64 bits or, by the
+    # text's marks, non-finite number), and every string is ASCII (so NFC leaves it as it is).
+    storable: bool = field(default=False, repr=False, compare=False)
+    ascii: bool = field(default=False, repr=False, compare=False)
 
     def may_hold_nonfinite(self) -> bool:
         """Whether the text may write NaN or infinity (YAML ``.nan``/``.inf``, JSON ``NaN``/``Infinity``),
@@ -152,7 +161,7 @@ def read_bundle(target: str | os.PathLike[str]) -> RawBundle:
 def read_bundle_text(data: bytes | str, *, filename: str = "<request body>",
                      syntax: Syntax | None = None) -> RawBundle:
     """Read a bundle from text; ``syntax`` None means JSON if it starts with { or [, else YAML."""
-    return _read_one(_Source(filename, _text_of(data, filename)), syntax)
+    return _read_one(_checked_source(data, filename), syntax)
 
 
 def _read_one(source: _Source, syntax: Syntax | None) -> RawBundle:
@@ -205,14 +214,31 @@ def _too_deep(location: Location, **more: Any) -> ParseError:
 
 
 class _Source:
-    """The text of one file or body; builds the PyYAML position trees once, on demand."""
+    """The text of one file or body; builds the PyYAML position trees once, on demand.
 
-    __slots__ = ("_trees", "file", "nonfinite", "text")
+    ``raw`` is the text's UTF-8 encoding when the reader has it (a file's bytes): yaml-rs then
+    parses it without encoding the text again. It is dropped once parsed.
+    """
 
-    def __init__(self, file: str, text: str) -> None:
-        self.file, self.text = file, text
+    __slots__ = ("_nonfinite", "_trees", "file", "raw", "text")
+
+    def __init__(self, file: str, text: str, raw: bytes | None = None) -> None:
+        self.file, self.text, self.raw = file, text, raw
         self._trees: list[_Node] | None = None
-        self.nonfinite = any(mark in text for mark in _NONFINITE_MARKS)
+        self._nonfinite: bool | None = None
+
+    @property
+    def nonfinite(self) -> bool:
+        """Whether the text writes a non-finite number the way YAML or JSON would (searched once)."""
+        if self._nonfinite is None:
+            raw = self.raw
+            if raw is None:
+                text = self.text
+                self._nonfinite = any(mark in text for mark in _NONFINITE_MARKS)
+            else:  # the same answer from the UTF-8 (an ASCII mark is the same bytes), in fewer passes
+                self._nonfinite = b"NaN" in raw or b"Infinity" in raw or (
+                    _has_dot_mark(raw.lower()) and any(mark.encode() in raw for mark in _NONFINITE_MARKS))
+        return self._nonfinite
 
     def tree(self, index: int) -> _Node | None:
         if self._trees is None:
@@ -228,6 +254,12 @@ class _Source:
         return Location(self.file, line, offset - (self.text.rfind("\n", 0, offset) + 1) + 1)
 
 
+def _has_dot_mark(lowered: bytes) -> bool:
+    """Whether lower-cased text may hold one of the marks that start with a dot (all of them
+    lower-case to one of these two)."""
+    return b".nan" in lowered or b".inf" in lowered
+
+
 def _read_file(path: str, name: str) -> _Source:
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device could block or never end
@@ -238,15 +270,15 @@ def _read_file(path: str, name: str) -> _Source:
                 raise _error(_size_message(os.fstat(handle.fileno()).st_size), Location(name))
     except OSError as exc:
         raise _error(f"cannot read {name}: {_reason(exc)}") from None
-    return _Source(name, _text_of(data, name))
+    return _checked_source(data, name)
 
 
 def _size_message(size: int) -> str:
     return f"document is {size} bytes, over the size cap of {MAX_DOCUMENT_BYTES} bytes (128 MiB)"
 
 
-def _text_of(data: bytes | str, file: str) -> str:
-    """Checked text: within the size cap, valid UTF-8, no byte order mark, no NUL."""
+def _checked_source(data: bytes | str, file: str) -> _Source:
+    """A source of checked text: within the size cap, valid UTF-8, no byte order mark, no NUL."""
     try:
         raw = data if isinstance(data, bytes) else data.encode("utf-8")
     except UnicodeEncodeError as exc:  # a str from a caller may hold lone surrogates
@@ -260,10 +292,10 @@ def _text_of(data: bytes | str, file: str) -> str:
         raise _error(f"not valid UTF-8 text: cannot decode byte 0x{raw[exc.start]:02x}",
                      Location(file, raw.count(b"\n", 0, exc.start) + 1, column)) from None
     text = text.removeprefix("\ufeff")  # yaml-rs would keep a byte order mark in the first key
-    offset = text.find("\x00")
-    if offset >= 0:  # why: yaml-rs silently stops reading at a NUL, dropping the rest
-        raise _error("a NUL character is not allowed", _Source(file, text).location(offset))
-    return text
+    if b"\x00" in raw:  # why: yaml-rs silently stops reading at a NUL, dropping the rest
+        # (U+0000 is the one character whose UTF-8 holds a zero byte: memchr, not a text scan)
+        raise _error("a NUL character is not allowed", _Source(file, text).location(text.find("\x00")))
+    return _Source(file, text, raw.removeprefix(_UTF8_BOM))
 
 
 def _syntax_for(name: str) -> Syntax | None:
@@ -283,11 +315,64 @@ def _load(source: _Source, syntax: Syntax | None) -> list[SourceDocument]:
     if values is None:
         values = _load_yaml(source)
     docs = [SourceDocument(value, source.file, index, source) for index, value in enumerate(values)]
-    for doc in docs:
-        if type(doc.data) in (dict, list) and (found := _too_deep_path(doc.data, MAX_DEPTH)) is not None:
+    try:
+        for doc in docs:
+            if type(doc.data) in (dict, list):
+                _check_document(doc, source)
+    finally:
+        source.raw = None  # parsed and checked: the text alone serves locations
+    return docs
+
+
+def _check_document(doc: SourceDocument, source: _Source) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH (located), and set its ``storable``/``ascii``.
+
+    One orjson serialisation (C, ~20x faster than a Python walk) answers both: orjson refuses
+    nesting at a fixed depth, so the document goes in under just enough extra lists that it
+    fails exactly when the document holds a container MAX_DEPTH levels down. A document it
+    refuses for another reason (an integer past 64 bits, a lone surrogate) is walked instead.
+    """
+    data, extra = doc.data, _orjson_padding()
+    out = None
+    if extra is not None:
+        for _ in range(extra):
+            data = [data]
+        for option in _ORJSON_OPTIONS:  # string keys only (2x faster), else any key
+            try:
+                out = orjson.dumps(data, option=option)
+                break
+            except TypeError:  # a refusal is looked into below, by the walk that names the path
+                continue
+    if out is None:
+        found = _too_deep_path(doc.data, MAX_DEPTH)
+        if found is not None:
             path = tuple(reversed(found))
             raise _too_deep(doc.locate(path) or Location(doc.file), doc=doc, doc_path=path)
-    return docs
+        return
+    # orjson writes NUL as \u0000 (only an escape in the text can make one) and NaN/infinity as null
+    doc.storable = not (b"\\" in out and b"\\u0000" in out) and not (b"null" in out and source.nonfinite)
+    doc.ascii = out.isascii()
+
+
+_ORJSON_OPTIONS = (None, orjson.OPT_NON_STR_KEYS)
+
+
+@functools.cache
+def _orjson_padding() -> int | None:
+    """How many lists around a document make orjson refuse it exactly when it is too deep.
+
+    orjson refuses ``limit`` nested containers; a document is too deep with MAX_DEPTH + 1.
+    None if this orjson has no such limit or a lower one (then documents are walked).
+    """
+    value: Any = []
+    for depth in range(1, 4 * MAX_DEPTH):  # value holds ``depth`` nested lists
+        try:
+            orjson.dumps(value)
+        except TypeError:
+            extra = depth - (MAX_DEPTH + 1)
+            return extra if extra >= 0 else None
+        value = [value]
+    return None
 
 
 def _load_yaml(source: _Source) -> list[Any]:
@@ -300,7 +385,11 @@ def _load_yaml(source: _Source) -> list[Any]:
     # so one document that is a list cannot be mistaken for a stream of documents.
     sentinel = ("" if not text or text.endswith("\n") else "\n") + _SENTINEL_DOC
     try:
-        value = yaml_rs.loads(text + sentinel, parse_datetime=False, alias_limits=_RS_ALIAS_LIMITS)
+        if source.raw is not None:  # the same text as UTF-8 (checked): saves yaml-rs encoding it again
+            value = yaml_rs.load(source.raw + sentinel.encode(), parse_datetime=False,
+                                 alias_limits=_RS_ALIAS_LIMITS)
+        else:
+            value = yaml_rs.loads(text + sentinel, parse_datetime=False, alias_limits=_RS_ALIAS_LIMITS)
     except yaml_rs.YAMLDecodeError as exc:
         raise _yaml_rs_error(source, str(exc), sentinel) from None
     except RecursionError:
@@ -591,11 +680,14 @@ def _read_directory(root: Path, name: str) -> RawBundle:
     inside = root.resolve()
     for relative in files:
         shown = posixpath.join(name, relative)
-        if not (root / relative).resolve().is_relative_to(inside):
+        path = root / relative
+        # A file that is no symbolic link sits where it was found: os.walk never enters a linked
+        # folder, so resolving it (a system call per path part) would give inside/relative.
+        if os.path.islink(path) and not path.resolve().is_relative_to(inside):
             # why: a pull request could link categories/x.yaml to a secret on the CI runner, and
             # a plan's error messages (posted on the PR) would quote it
             raise _error(f"{shown} is a link to a file outside {name}; a bundle reads only its own files")
-        docs = _load(_read_file(str(root / relative), shown), _syntax_for(relative))
+        docs = _load(_read_file(str(path), shown), _syntax_for(relative))
         if all(doc.data is None for doc in docs):  # why: a truncated file must not read as "delete it"
             raise _error(f"{shown} is empty: a resource file needs a resource or a `resources` list")
         assembly.add_all(docs, manifest_file=relative in MANIFEST_FILES)

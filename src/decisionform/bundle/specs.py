@@ -10,8 +10,6 @@ a flow node's ``config`` by ``type``) are checked by the registry's
 exact field paths.
 """
 
-from __future__ import annotations
-
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,6 +24,19 @@ ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.+\-Z]+)?$"
 # validate and plan, then apply failed: PostgreSQL "integer out of range", SQLite (past 64 bits)
 # a raw OverflowError. The bound makes it a located schema error instead.
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+# Import time (every command imports these models): the annotations here are real objects, not
+# strings (no ``from __future__ import annotations``), so pydantic does not evaluate each one from
+# text; a model is defined before the models that use it. The default factories are these Python
+# functions rather than ``dict``/``list``: pydantic reads each factory's signature, and a builtin
+# type's is slow to read. Neither changes what a model accepts or produces.
+def _empty_dict() -> dict[str, Any]:
+    return {}
+
+
+def _empty_list() -> list[Any]:
+    return []
 
 
 class Strict(BaseModel):
@@ -44,7 +55,7 @@ class CustomField(Strict):
     label: str | None = None
     type: Literal["text", "number", "boolean", "select", "date", "computed"] = "text"
     required: bool = False
-    options: list[str] = Field(default_factory=list)
+    options: list[str] = Field(default_factory=_empty_list)
     defaultValue: Any = None
     formula: str | None = None
     outputType: str | None = None
@@ -62,7 +73,7 @@ class CategorySpec(Strict):
     icon: str | None = None
     color: str | None = None
     ordinal: int | None = Field(default=None, ge=INT32_MIN, le=INT32_MAX)
-    customFields: list[CustomField] = Field(default_factory=list)
+    customFields: list[CustomField] = Field(default_factory=_empty_list)
 
 
 class SubCategorySpec(Strict):
@@ -71,7 +82,7 @@ class SubCategorySpec(Strict):
     status: Status = "active"
     icon: str | None = None
     ordinal: int | None = Field(default=None, ge=INT32_MIN, le=INT32_MAX)
-    customFields: list[CustomField] = Field(default_factory=list)
+    customFields: list[CustomField] = Field(default_factory=_empty_list)
 
 
 class Placement(Strict):
@@ -79,8 +90,8 @@ class Placement(Strict):
     description: str | None = None
     slotType: Literal["banner", "card", "inline", "modal"] = "banner"
     maxSlots: int = Field(default=1, ge=1, le=INT32_MAX)
-    schema_: Json = Field(default_factory=dict, alias="schema")
-    targeting: Json = Field(default_factory=dict)
+    schema_: Json = Field(default_factory=_empty_dict, alias="schema")
+    targeting: Json = Field(default_factory=_empty_dict)
 
 
 class ChannelSpec(Strict):
@@ -90,9 +101,9 @@ class ChannelSpec(Strict):
     deliveryMode: Literal["api", "file", "integration", "manual"] = "api"
     impressionMode: Literal["explicit", "implicit"] = "explicit"
     couplingMode: Literal["partial", "atomic"] = "partial"
-    providerConfig: Json = Field(default_factory=dict)
-    fileConfig: Json = Field(default_factory=dict)
-    placements: list[Placement] = Field(default_factory=list)
+    providerConfig: Json = Field(default_factory=_empty_dict)
+    fileConfig: Json = Field(default_factory=_empty_dict)
+    placements: list[Placement] = Field(default_factory=_empty_list)
 
 
 class Budget(Strict):
@@ -129,17 +140,17 @@ class OfferSpec(Strict):
     weight: int | None = Field(default=None, ge=0, le=100)
     mandatory: bool = False
     shortDesc: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=_empty_list)
     productType: str | None = None
     margin: float | None = None
     revenueValue: float | None = None
-    eligibility: Json = Field(default_factory=dict)
+    eligibility: Json = Field(default_factory=_empty_dict)
     budget: Budget | None = None
     schedule: Schedule | None = None
     inventory: Inventory | None = None
     frequencyCaps: FrequencyCaps | None = None
-    customFields: Json = Field(default_factory=dict)
-    metadata: Json = Field(default_factory=dict)
+    customFields: Json = Field(default_factory=_empty_dict)
+    metadata: Json = Field(default_factory=_empty_dict)
 
 
 class Personalization(Strict):
@@ -161,9 +172,9 @@ class CreativeSpec(Strict):
     description: str | None = None
     status: Status = "draft"
     templateType: TemplateType
-    content: Json = Field(default_factory=dict)
-    personalization: list[Personalization] = Field(default_factory=list)
-    constraints: Json = Field(default_factory=dict)
+    content: Json = Field(default_factory=_empty_dict)
+    personalization: list[Personalization] = Field(default_factory=_empty_list)
+    constraints: Json = Field(default_factory=_empty_dict)
     abTestVariant: str | None = None
     weight: int = Field(default=100, ge=0, le=100)
 
@@ -177,10 +188,10 @@ class QualificationRuleSpec(Strict):
     description: str | None = None
     status: Status = "active"
     ruleType: QualificationRuleType
-    config: Json = Field(default_factory=dict)
+    config: Json = Field(default_factory=_empty_dict)
     stage: Literal["eligibility", "fit", "match", "ranking"] = "eligibility"
     priority: int = Field(default=50, ge=0, le=100)
-    scopes: list[Scope] = Field(default_factory=list)
+    scopes: list[Scope] = Field(default_factory=_empty_list)
 
 
 ContactPolicyType = Literal[
@@ -194,17 +205,17 @@ class ContactPolicySpec(Strict):
     description: str | None = None
     status: Status = "active"
     ruleType: ContactPolicyType
-    config: Json = Field(default_factory=dict)
+    config: Json = Field(default_factory=_empty_dict)
     priority: int = Field(default=50, ge=0, le=100)
-    scopes: list[Scope] = Field(default_factory=list)
+    scopes: list[Scope] = Field(default_factory=_empty_list)
 
 
 class ArbitrationProfileSpec(Strict):
     key: str = Field(pattern=r"^[a-z0-9_-]+$", min_length=1, max_length=100)
     description: str | None = None
     status: Status = "active"
-    weights: dict[str, float] = Field(default_factory=dict)
-    config: Json = Field(default_factory=dict)
+    weights: dict[str, float] = Field(default_factory=_empty_dict)
+    config: Json = Field(default_factory=_empty_dict)
 
 
 NodeType = Literal[
@@ -217,7 +228,7 @@ class FlowNode(Strict):
     id: str = Field(min_length=1)
     type: NodeType
     phase: int = Field(default=1, ge=1, le=3)
-    config: Json = Field(default_factory=dict)
+    config: Json = Field(default_factory=_empty_dict)
 
 
 class DecisionFlowSpec(Strict):
@@ -227,7 +238,7 @@ class DecisionFlowSpec(Strict):
     autoAssembly: bool = False
     couplingOverride: Literal["partial", "atomic"] | None = None
     isDefault: bool = False
-    nodes: list[FlowNode] = Field(default_factory=list)
+    nodes: list[FlowNode] = Field(default_factory=_empty_list)
 
 
 # --------------------------------------------------- configs by rule / node type
@@ -290,7 +301,7 @@ class SegmentExclusion(Strict):
 class TimeWindow(Strict):
     startHour: int = Field(ge=0, le=23)
     endHour: int = Field(ge=0, le=23)
-    daysOfWeek: list[Weekday] = Field(default_factory=list)
+    daysOfWeek: list[Weekday] = Field(default_factory=_empty_list)
     timezone: str = "UTC"
 
 
@@ -350,20 +361,20 @@ CONTACT_POLICY_CONFIGS: dict[str, type[BaseModel]] = {
 
 
 class InventoryNode(Loose):
-    categories: list[str] = Field(default_factory=list)
-    subCategories: list[str] = Field(default_factory=list)
-    offers: list[str] = Field(default_factory=list)
-    includeStatuses: list[Status] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=_empty_list)
+    subCategories: list[str] = Field(default_factory=_empty_list)
+    offers: list[str] = Field(default_factory=_empty_list)
+    includeStatuses: list[Status] = Field(default_factory=_empty_list)
 
 
 class QualifyNode(Loose):
     mode: Literal["all", "selected", "skip"] = "all"
-    rules: list[str] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=_empty_list)
 
 
 class ContactPolicyNode(Loose):
     mode: Literal["all", "selected", "skip"] = "all"
-    policies: list[str] = Field(default_factory=list)
+    policies: list[str] = Field(default_factory=_empty_list)
 
 
 class MatchCreativesNode(Loose):
@@ -380,7 +391,7 @@ class StrategyOverride(Strict):
 class ScoreNode(Loose):
     method: Literal["priority_weighted", "propensity", "formula"] = "priority_weighted"
     strategyProfile: str | None = Field(default=None, min_length=1)
-    strategyOverrides: list[StrategyOverride] = Field(default_factory=list)
+    strategyOverrides: list[StrategyOverride] = Field(default_factory=_empty_list)
 
 
 class OptimizeNode(Loose):

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from decisionform.bundle.kinds import KindDef, kind_names, resolve_kind
+from decisionform.bundle.kinds import KIND_BY_NAME, KindDef, RefPath, kind_names, resolve_kind
 from decisionform.bundle.model import (
     API_VERSION,
     PROTECT_ANNOTATION,
@@ -39,16 +39,20 @@ RESOURCE_KEYS = ("apiVersion", "kind", "metadata", "spec")
 METADATA_KEYS = ("name", "labels", "annotations")
 MAX_NAME = 255
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1 (U+0085 is a line break)
+# The same keys as sets: one C-level subset test tells that a mapping has no unknown key.
+_RESOURCE_KEY_SET = frozenset(RESOURCE_KEYS)
+_METADATA_KEY_SET = frozenset(METADATA_KEYS)
 
 
 def build_bundle(raw: RawBundle) -> Bundle:
     """Validate every entry; raise ``SchemaError`` with all issues, or return the bundle."""
     issues: list[Issue] = []
     resources: list[Resource] = []
+    add = resources.append
     for entry in raw.entries:
         resource = _build_resource(entry, issues)
         if resource is not None:
-            resources.append(resource)
+            add(resource)
     issues += _check_manifest(raw)
     issues += check_bundle_rules(resources)
     if issues:
@@ -117,6 +121,8 @@ def _hint(word: str, options: typing.Iterable[str]) -> str:
 
 
 def _build_resource(entry: RawEntry, issues: list[Issue]) -> Resource | None:
+    """One entry's resource, or None with its issues appended (every resource of a big bundle
+    passes here: the checks that find nothing in a valid resource are one C-level test each)."""
     data = entry.data
     if not isinstance(data, dict):
         issues.append(Issue("a resource must be a mapping with apiVersion, kind, metadata and spec",
@@ -125,26 +131,34 @@ def _build_resource(entry: RawEntry, issues: list[Issue]) -> Resource | None:
     kind_text = data.get("kind")
     kind = resolve_kind(kind_text) if isinstance(kind_text, str) else None
     first = len(issues)  # this resource's issues start here (a bad name is one of them)
-    name = _resource_name(entry, issues)
+    metadata = data.get("metadata")
+    name = _resource_name(entry, metadata, issues)
     subject = quote_address(kind.name if kind else str(kind_text), name) if name else None
     start = len(issues)
     if kind is None:
         hint = _hint(str(kind_text), kind_names()) if isinstance(kind_text, str) else ""
         msg = "kind is missing" if kind_text is None else f"unknown kind {kind_text!r}{hint}"
         issues.append(Issue(msg, entry.locate(("kind",)), resource=subject, path="kind"))
-    for key in data:
-        if key not in RESOURCE_KEYS:
-            issues.append(Issue(f"unknown field {key!r}{_hint(str(key), RESOURCE_KEYS)}",
-                                entry.locate_key((key,)), resource=subject, path=str(key)))
+    if not data.keys() <= _RESOURCE_KEY_SET:
+        for key in data:
+            if key not in RESOURCE_KEYS:
+                issues.append(Issue(f"unknown field {key!r}{_hint(str(key), RESOURCE_KEYS)}",
+                                    entry.locate_key((key,)), resource=subject, path=str(key)))
     version = data.get("apiVersion", API_VERSION)
     if version != API_VERSION:
         issues.append(Issue(f"unsupported apiVersion {version!r}; this tool reads {API_VERSION}",
                             entry.locate(("apiVersion",)), resource=subject, path="apiVersion"))
-    labels = _string_map(entry, "labels", subject, issues)
-    annotations = _string_map(entry, "annotations", subject, issues)
-    _check_own_annotations(entry, annotations, subject, issues)
+    labels = annotations = None
+    if isinstance(metadata, dict):
+        labels, annotations = metadata.get("labels"), metadata.get("annotations")
+    labels = {} if labels is None else _string_map(entry, "labels", labels, subject, issues)
+    annotations = ({} if annotations is None
+                   else _string_map(entry, "annotations", annotations, subject, issues))
+    if annotations:
+        _check_own_annotations(entry, annotations, subject, issues)
     spec = _spec(entry, kind, subject, issues) if kind else None
-    _check_storable_text(entry, subject, issues, first)
+    if not entry.doc.storable:  # the reader found every value of the document storable, or not
+        _check_storable_text(entry, subject, issues, first)
     if len(issues) > start or kind is None or name is None or spec is None:
         return None
     return Resource(kind=kind.name, name=name, spec=spec, labels=labels, annotations=annotations, origin=entry)
@@ -220,43 +234,54 @@ def _has_surrogate(text: str) -> bool:
     return False
 
 
-def _resource_name(entry: RawEntry, issues: list[Issue]) -> str | None:
-    metadata = entry.data.get("metadata")
+def _resource_name(entry: RawEntry, metadata: Any, issues: list[Issue]) -> str | None:
     if not isinstance(metadata, dict):
         issues.append(Issue("metadata with a name is required", entry.locate(("metadata",)), path="metadata"))
         return None
-    for key in metadata:
-        if key not in METADATA_KEYS:
-            issues.append(Issue(f"unknown field {key!r}{_hint(str(key), METADATA_KEYS)}",
-                                entry.locate_key(("metadata", key)), path=f"metadata.{key}"))
+    if not metadata.keys() <= _METADATA_KEY_SET:
+        for key in metadata:
+            if key not in METADATA_KEYS:
+                issues.append(Issue(f"unknown field {key!r}{_hint(str(key), METADATA_KEYS)}",
+                                    entry.locate_key(("metadata", key)), path=f"metadata.{key}"))
     name = metadata.get("name")
     if not isinstance(name, str):
         msg = "is required" if name is None else f"must be a string (got {type(name).__name__})"
         issues.append(Issue(msg, entry.locate(("metadata", "name")), path="metadata.name"))
         return None
-    problem = name_problem(name)
+    if not (type(name) is str and name.isascii()):  # _nfc, inline: once per resource
+        name = normalize_name(name)
+    problem = _normal_name_problem(name)
     if problem:  # located only on error: a location costs a PyYAML pass over the whole text
         issues.append(Issue(problem, entry.locate(("metadata", "name")), path="metadata.name"))
         return None
-    return normalize_name(name)
+    return name
+
+
+def _nfc(text: str) -> str:
+    """``normalize_name``; ASCII text (O(1) to tell) is already in NFC."""
+    return text if type(text) is str and text.isascii() else normalize_name(text)
 
 
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a resource name, or None (any text of 1-255 characters)."""
-    name = normalize_name(name)
+    return _normal_name_problem(_nfc(name))
+
+
+def _normal_name_problem(name: str) -> str | None:
+    """``name_problem`` of a name already in NFC."""
     if not name.strip():
         return "must not be empty"
     if len(name) > MAX_NAME:
         return f"is {len(name)} characters; names are at most {MAX_NAME}"
-    if _CONTROL_RE.search(name):
+    # ASCII: printable is exactly "no C0 control and no DEL" (the regex, without the regex)
+    if (not name.isprintable()) if name.isascii() else _CONTROL_RE.search(name):
         return "must not contain control characters (NUL, newline, tab ...)"
     return None
 
 
-def _string_map(entry: RawEntry, field: str, subject: str | None, issues: list[Issue]) -> dict[str, str]:
-    value = entry.data.get("metadata", {}).get(field) if isinstance(entry.data.get("metadata"), dict) else None
-    if value is None:
-        return {}
+def _string_map(entry: RawEntry, field: str, value: Any, subject: str | None,
+                issues: list[Issue]) -> dict[str, str]:
+    """``metadata.<field>`` (``value``, not None) as a sorted mapping of strings."""
     path = ("metadata", field)
     if not isinstance(value, dict):
         issues.append(Issue("must be a mapping of strings", entry.locate(path), resource=subject,
@@ -279,22 +304,74 @@ def _spec(entry: RawEntry, kind: KindDef, subject: str | None, issues: list[Issu
     if not isinstance(spec, dict):
         issues.append(Issue("must be a mapping", entry.locate(("spec",)), resource=subject, path="spec"))
         return None
-    try:
-        dumped = kind.spec_model.model_validate(spec).model_dump(mode="json", by_alias=True)
+    model = kind.spec_model
+    try:  # model_validate(spec).model_dump(mode="json", by_alias=True), without the two Python wrappers
+        valid = model.__pydantic_validator__.validate_python(spec)
+        dumped = model.__pydantic_serializer__.to_python(valid, mode="json", by_alias=True)
     except ValidationError as exc:
-        issues += pydantic_issues(exc, kind.spec_model, entry, ("spec",), subject)
+        issues += pydantic_issues(exc, model, entry, ("spec",), subject)
         _sub_model_issues(kind, spec, entry, subject, issues)  # why: every error in one run
         return None
-    try:
-        apply_sub_models(kind, dumped)  # validates and normalises the selector-chosen parts in one pass
-    except ValidationError:
-        start = len(issues)
-        _sub_model_issues(kind, dumped, entry, subject, issues)  # why: every part's errors, located
-        if len(issues) == start:
-            raise
-        return None
-    normalize_references(kind, dumped)
+    if kind.sub_models:
+        try:
+            apply_sub_models(kind, dumped)  # validates and normalises the selector-chosen parts in one pass
+        except ValidationError:
+            start = len(issues)
+            _sub_model_issues(kind, dumped, entry, subject, issues)  # why: every part's errors, located
+            if len(issues) == start:
+                raise
+            return None
+    if not entry.doc.ascii:  # NFC leaves ASCII text as it is
+        _normalize_references(kind, dumped)
     return prune(dumped)
+
+
+def _normalize_references(kind: KindDef, spec: dict[str, Any]) -> None:
+    """``normalize_references(kind, spec)``, the same result, faster: a top-level reference (most
+    of them) is one lookup, the paths under one field are skipped together when the field holds
+    only ASCII text, and NFC leaves ASCII text (O(1) to tell) as it is."""
+    if "placements" in spec:  # a channel's placement names too: the general way
+        normalize_references(kind, spec)
+        return
+    plan = _REFERENCE_PLANS.get(kind.name)
+    if plan is None or plan[0] is not kind.refs:
+        plan = _REFERENCE_PLANS[kind.name] = _reference_plan(kind.refs)
+    for key in plan[1]:
+        value = spec.get(key)
+        if isinstance(value, str) and (type(value) is not str or not value.isascii()):
+            spec[key] = normalize_name(value)
+    for key, refs in plan[2]:
+        value = spec.get(key)
+        if value is None or _ascii_json(value):  # a path through a missing field finds nothing
+            continue
+        for ref in refs:
+            ref.rewrite(spec, _nfc)
+
+
+# (a kind's refs, their top-level fields, their other paths grouped by first field)
+_RefPlan = tuple[tuple[RefPath, ...], tuple[str, ...], tuple[tuple[str, tuple[RefPath, ...]], ...]]
+
+
+def _reference_plan(refs: tuple[RefPath, ...]) -> _RefPlan:
+    """How ``_normalize_references`` goes through ``refs`` (NFC is idempotent: order and repeats
+    do not matter)."""
+    top = tuple(dict.fromkeys(ref.steps[0].key or "" for ref in refs if len(ref.steps) == 1))
+    nested: dict[str, list[RefPath]] = {}
+    for ref in refs:
+        if len(ref.steps) != 1:
+            nested.setdefault(ref.steps[0].key or "", []).append(ref)
+    return refs, top, tuple((key, tuple(group)) for key, group in nested.items())
+
+
+def _ascii_json(value: Any) -> bool:
+    """Whether every text (key or value) in a JSON-like ``value`` is ASCII: one C call."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).isascii()
+    except TypeError:  # not JSON-like after all: say no, and let the paths be followed
+        return False
+
+
+_REFERENCE_PLANS: dict[str, _RefPlan] = {}  # by kind name, made on first use
 
 
 def _sub_model_issues(kind: KindDef, spec: dict[str, Any], entry: RawEntry, subject: str | None,
@@ -429,7 +506,8 @@ def check_bundle_rules(resources: list[Resource]) -> list[Issue]:
             f"duplicate resource {r.quoted}: declared at {_where(first)} and again at {_where(r)}",
             _loc(r), resource=r.quoted))
     for r in resources:
-        issues += _resource_rules(r)
+        if r.kind in _RULE_KINDS or "scopes" in r.spec:  # the others have no rule to break
+            issues += _resource_rules(r)
     issues += _unique_fields(resources)
     defaults = [r for r in resources if r.kind == "DecisionFlow" and r.spec.get("isDefault")]
     if len(defaults) > 1:
@@ -457,7 +535,7 @@ def _unique_fields(resources: list[Resource]) -> list[Issue]:
     issues = []
     claimed: dict[tuple[str, str, Any], Resource] = {}
     for r in resources:
-        for fname in r.kind_def.unique_fields:
+        for fname in KIND_BY_NAME[r.kind].unique_fields:  # r.kind_def, without the property call
             value = r.spec.get(fname)
             if value is None:
                 continue
@@ -470,8 +548,11 @@ def _unique_fields(resources: list[Resource]) -> list[Issue]:
     return issues
 
 
+_RULE_KINDS = frozenset({"Channel", "DecisionFlow", "ContactPolicy", "Category", "SubCategory"})
+
+
 def _resource_rules(r: Resource) -> list[Issue]:
-    """Per-resource rules a field model cannot express."""
+    """Per-resource rules a field model cannot express (only ``scopes`` and _RULE_KINDS have any)."""
     issues: list[Issue] = []
 
     def add(msg: str, path: PathT) -> None:
