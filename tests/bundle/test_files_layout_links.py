@@ -35,3 +35,19 @@ def test_a_link_inside_the_folder_reads_as_its_target(tmp_path: Path) -> None:
     (bundle / ".shared" / "cards.yaml").write_text(CATEGORY, encoding="utf-8")
     (bundle / "categories" / "cards.yaml").symlink_to(bundle / ".shared" / "cards.yaml")
     assert [(r.kind, r.name) for r in load_bundle(bundle).resources] == [("Category", "Cards")]
+
+
+@pytest.mark.parametrize("loop", ["self", "pair"])
+def test_a_loop_of_links_is_a_located_error(tmp_path: Path, loop: str) -> None:
+    bundle = tmp_path / "bundle"
+    (bundle / "categories").mkdir(parents=True)
+    (bundle / "categories" / "cards.yaml").write_text(CATEGORY, encoding="utf-8")
+    looped = bundle / "categories" / "x.yaml"
+    if loop == "self":
+        looped.symlink_to(looped)
+    else:
+        other = bundle / "categories" / "y.yaml"
+        looped.symlink_to(other)
+        other.symlink_to(looped)
+    with pytest.raises(ParseError, match=r"categories/x\.yaml is a link that never reaches a file"):
+        load_bundle(bundle)

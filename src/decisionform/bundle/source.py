@@ -62,10 +62,14 @@ _NOT_SPACE_RE = re.compile(r"\S")
 # position scan stopped there and every later error was located at an ancestor (often line 1).
 # The scan needs positions only: such escapes are swapped for one of the same length.
 _SURROGATE_ESCAPE_RE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-# How YAML 1.2 (.nan, .inf in three cases) and JSON (NaN, Infinity) write a non-finite number;
-# plain substring tests, as a regex over a 10 MB text costs half a second. Searched only when the
-# document's JSON form has a null at all (orjson writes NaN and infinity as null).
-_NONFINITE_MARKS = (".nan", "NaN", ".NAN", ".inf", ".Inf", ".INF", "Infinity")
+# How a non-finite number can be written: YAML's .nan / .inf (in any case: yaml-rs reads .iNf),
+# JSON's NaN / Infinity, and any number too large for a float, which reads as infinity: an
+# exponent of three digits or more (1e999) or 309 digits in a row. Plain substring tests on the
+# bytes with every digit made "0" (a regex over a 10 MB text costs a fifth of a second or more);
+# a false "may" only costs the walk over the values. Searched only when the document's JSON form
+# has a null at all (orjson writes NaN and infinity as null).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_OVERFLOW_MARKS = (b"e000", b"E000", b"e+000", b"E+000", b"0" * 309)
 _UTF8_BOM = b"\xef\xbb\xbf"
 _SENTINEL_DOC = "---\n~\n"
 _TYPE_NAMES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", str: "a string",
@@ -232,12 +236,10 @@ class _Source:
         """Whether the text writes a non-finite number the way YAML or JSON would (searched once)."""
         if self._nonfinite is None:
             raw = self.raw
-            if raw is None:
-                text = self.text
-                self._nonfinite = any(mark in text for mark in _NONFINITE_MARKS)
-            else:  # the same answer from the UTF-8 (an ASCII mark is the same bytes), in fewer passes
-                self._nonfinite = b"NaN" in raw or b"Infinity" in raw or (
-                    _has_dot_mark(raw.lower()) and any(mark.encode() in raw for mark in _NONFINITE_MARKS))
+            if raw is None:  # every mark is ASCII: the same bytes in the UTF-8
+                raw = self.text.encode("utf-8", "surrogatepass")
+            self._nonfinite = b"NaN" in raw or b"Infinity" in raw or _has_dot_mark(raw.lower()) or (
+                any(mark in raw.translate(_DIGITS_AS_ZERO) for mark in _OVERFLOW_MARKS))
         return self._nonfinite
 
     def tree(self, index: int) -> _Node | None:
@@ -683,7 +685,7 @@ def _read_directory(root: Path, name: str) -> RawBundle:
         path = root / relative
         # A file that is no symbolic link sits where it was found: os.walk never enters a linked
         # folder, so resolving it (a system call per path part) would give inside/relative.
-        if os.path.islink(path) and not path.resolve().is_relative_to(inside):
+        if os.path.islink(path) and not _resolved(path, shown).is_relative_to(inside):
             # why: a pull request could link categories/x.yaml to a secret on the CI runner, and
             # a plan's error messages (posted on the PR) would quote it
             raise _error(f"{shown} is a link to a file outside {name}; a bundle reads only its own files")
@@ -694,6 +696,13 @@ def _read_directory(root: Path, name: str) -> RawBundle:
     if not assembly.has_resources:
         raise _error(f"{name} holds no resource file, only a manifest")
     return assembly.finish(f"{name} holds no resource file")
+
+
+def _resolved(path: Path, shown: str) -> Path:
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:  # a loop of links (Python says RuntimeError), or unreadable
+        raise _error(f"{shown} is a link that never reaches a file ({_reason(exc)})") from None
 
 
 def _directory_files(root: Path, name: str) -> list[str]:
