@@ -313,7 +313,9 @@ def report(results: dict[str, dict[int, dict[str, Cell]]], sizes: list[int], ver
         "10,000 creates within 3×, on both databases; statement counts that do not grow with the number of "
         "resources; peak memory growing linearly.",
         "- An `executemany` and a `COPY` count as one statement each; on PostgreSQL every connection "
-        "checkout also sends a `SELECT 1` ping (`pool_pre_ping`). Counts depend on which kinds a step "
+        "checkout of SQLAlchemy's pool also sends a `SELECT 1` ping (`pool_pre_ping`). `plan`, `export` "
+        "and `refresh` read, like the floor, on the driver itself in one read-only snapshot (its "
+        "BEGIN and ROLLBACK are not counted, as in the floor). Counts depend on which kinds a step "
         "writes (one batch per kind and operation), never on how many rows: at 1,000 resources the 10% "
         "update happens to touch no channel, hence the three statements fewer than at 10,000.",
         "- `apply` runs `apply BUNDLE --auto-approve`: parse, validate, read, plan, then write everything "
