@@ -133,3 +133,19 @@ def test_sqlite_setup(database: Database) -> None:
     with count_statements(database.engine) as counter, database.read():
         pass
     assert counter.statements == ["BEGIN"]
+
+
+@pytest.mark.parametrize(("url", "user", "password", "host", "port", "database", "query"), [
+    ("postgresql://us%3Aer:p%40ss%2Fw@db.example:6543/prod?sslmode=disable", "us:er", "p@ss/w", "db.example", 6543,
+     "prod", {"sslmode": "disable"}),
+    ("postgresql://alice@/prod?host=/var/run/postgresql", "alice", None, None, None, "prod",
+     {"host": "/var/run/postgresql"}),
+    ("postgres://bob@[::1]:5432/x", "bob", None, "::1", 5432, "x", {}),
+    ("sqlite:////abs/path.db", None, None, None, None, "/abs/path.db", {}),
+])
+def test_urls_parse_and_render_back(url: str, user: str | None, password: str | None, host: str | None,
+                                    port: int | None, database: str, query: dict[str, str]) -> None:
+    parsed = normalize_url(url)
+    assert (parsed.username, parsed.password, parsed.host, parsed.port, parsed.database, parsed.query) == \
+        (user, password, host, port, database, query)
+    assert normalize_url(parsed.render()) == parsed  # what SQLAlchemy's engine is given names the same database

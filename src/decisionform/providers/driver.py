@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 import orjson
 
@@ -67,7 +67,8 @@ class DatabaseUrl:
         """The URL again, password included (for SQLAlchemy's dialect choice; never printed)."""
         auth = ""
         if self.username is not None:
-            auth = self.username + (f":{self.password}" if self.password is not None else "") + "@"
+            auth = quote(self.username, safe="") + (
+                f":{quote(self.password, safe='')}" if self.password is not None else "") + "@"
         host = f"[{self.host}]" if self.host and ":" in self.host else (self.host or "")
         port = f":{self.port}" if self.port is not None else ""
         query = "?" + "&".join(f"{k}={v}" for k, v in self.query.items()) if self.query else ""
