@@ -72,7 +72,7 @@ def check_not_stale(plan: Plan, state: State, live: LiveSnapshot, key: str) -> N
     if plan.state_lineage is not None and state.lineage != plan.state_lineage:
         moved.append(f"the state lineage changed ({plan.state_lineage} → {state.lineage}): another state")
     elif state.serial != plan.state_serial:
-        moved.append(f"the state serial moved ({plan.state_serial} → {state.serial}): another apply ran")
+        moved.append(f"the state serial moved ({plan.state_serial} → {state.serial}): another apply (or a state command) ran")
     for change in plan.changes:
         if change.is_change or change.address in plan.state_adopt:
             reason = _moved(change, live, key)

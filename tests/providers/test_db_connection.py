@@ -149,3 +149,26 @@ def test_urls_parse_and_render_back(url: str, user: str | None, password: str | 
     assert (parsed.username, parsed.password, parsed.host, parsed.port, parsed.database, parsed.query) == \
         (user, password, host, port, database, query)
     assert normalize_url(parsed.render()) == parsed  # what SQLAlchemy's engine is given names the same database
+
+
+def test_an_unencoded_at_in_a_password_stays_in_the_password() -> None:
+    parsed = normalize_url("postgresql://postgres:secr@tpass@127.0.0.1:5432/usr1")
+    assert (parsed.password, parsed.host) == ("secr@tpass", "127.0.0.1")
+    assert "tpass" not in Database("postgresql://postgres:secr@tpass@127.0.0.1:5432/usr1").identity()
+
+
+def test_postgresql_connections_time_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    from decisionform.providers import driver
+
+    seen: dict[str, object] = {}
+
+    def fake_connect(**kwargs: object) -> None:
+        seen.update(kwargs)
+        raise RuntimeError("stop here")
+
+    import psycopg
+    monkeypatch.setattr(psycopg, "connect", fake_connect)
+    for url, timeout in (("postgresql://u@h/db", driver.CONNECT_TIMEOUT_S), ("postgresql://u@h/db?connect_timeout=3", "3")):
+        with pytest.raises(RuntimeError):
+            driver.connect(driver.parse_url(url))
+        assert seen["connect_timeout"] == timeout

@@ -18,6 +18,7 @@ import atexit
 import functools
 import os
 import re
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -32,13 +33,13 @@ import orjson
 from decisionform.errors import DatabaseError
 
 SQLITE_BUSY_TIMEOUT_S = 60
+CONNECT_TIMEOUT_S = 10  # PostgreSQL: how long to wait for a connection (the URL's connect_timeout wins)
 NOT_INITIALISED = "database schema is not initialised; run `decisionform db upgrade`"
 
 # ------------------------------------------------------------------ URLs
-_URL_RE = re.compile(r"""
-    ^(?P<name>[\w+]+)://
-    (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
-    (?:(?:\[(?P<ipv6host>[^/?]+)\]|(?P<ipv4host>[^/:?]+))?(?::(?P<port>[^/?]*))?)?
+_SCHEME_RE = re.compile(r"^(?P<name>[\w+]+)://")
+_HOST_RE = re.compile(r"""
+    ^(?:(?:\[(?P<ipv6host>[^/?]+)\]|(?P<ipv4host>[^/:?]+))?(?::(?P<port>[^/?]*))?)?
     (?:/(?P<database>[^?]*))?
     (?:\?(?P<query>.*))?$
 """, re.X)
@@ -79,10 +80,20 @@ def parse_url(url: str) -> DatabaseUrl:
     """Parse ``url``; plain ``postgresql://`` and ``postgres://`` use psycopg 3."""
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
-    found = _URL_RE.match(url)
-    if found is None:
+    scheme = _SCHEME_RE.match(url)
+    rest = url[scheme.end():] if scheme else ""
+    # The credentials end at the last "@" before the query: a password with an unencoded "@"
+    # must not turn into a host name (and be printed in "cannot connect to ..." errors).
+    at = rest.rfind("@", 0, rest.find("?") if "?" in rest else len(rest))
+    userinfo, hostpart = (rest[:at], rest[at + 1:]) if at >= 0 else (None, rest)
+    found = _HOST_RE.match(hostpart) if scheme else None
+    if scheme is None or found is None:
         raise DatabaseError("invalid database URL: write sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE")
-    name = found["name"]
+    username, password = None, None
+    if userinfo is not None:
+        user, colon, secret = userinfo.partition(":")
+        username, password = unquote(user), (unquote(secret) if colon else None)
+    name = scheme["name"]
     backend, _, driver = name.partition("+")
     if backend not in ("sqlite", "postgresql"):
         raise DatabaseError(f"unsupported database {backend!r}: use sqlite:///PATH or "
@@ -100,8 +111,8 @@ def parse_url(url: str) -> DatabaseUrl:
             raise DatabaseError("invalid database URL: the port is not a number") from None
     return DatabaseUrl(
         drivername="postgresql+psycopg" if backend == "postgresql" else "sqlite",
-        username=unquote(found["username"]) if found["username"] is not None else None,
-        password=unquote(found["password"]) if found["password"] is not None else None,
+        username=username,
+        password=password,
         host=found["ipv6host"] or found["ipv4host"] or None,
         port=port,
         database=found["database"] or None,
@@ -117,7 +128,8 @@ def identity(url: DatabaseUrl) -> str:
             return f"sqlite:///{db or ':memory:'}"
         return f"sqlite:///{Path(db).resolve()}"
     port = f":{url.port}" if url.port else ""
-    return f"{url.dialect}://{url.host or 'localhost'}{port}/{url.database or ''}"
+    host = f"[{url.host}]" if url.host and ":" in url.host else (url.host or "localhost")
+    return f"{url.dialect}://{host}{port}/{url.database or ''}"
 
 
 # ------------------------------------------------------------------ statements seen
@@ -147,7 +159,13 @@ def _count_statements_at_exit() -> None:
         return
     counts: Counter[str] = Counter()
     listeners.append(lambda statement: counts.update((statement.split(None, 1)[0].upper(),)))
-    atexit.register(lambda: Path(path).write_bytes(orjson.dumps(counts)))
+    def write() -> None:
+        try:
+            Path(path).write_bytes(orjson.dumps(counts))
+        except OSError as exc:
+            print(f"Warning: cannot write the statement counts to {path}: {exc.strerror or exc}", file=sys.stderr)
+
+    atexit.register(write)
 
 
 _count_statements_at_exit()
@@ -179,8 +197,11 @@ def connect(url: DatabaseUrl, *, decode: bool = False) -> Any:
     import psycopg
     from psycopg.types.json import set_json_dumps, set_json_loads
 
+    # A server that accepts the connection and never answers would otherwise hold a CI job for
+    # minutes (libpq's own default is to wait forever); ?connect_timeout=N in the URL overrides it.
     params: dict[str, Any] = {"host": url.host, "port": url.port, "user": url.username,
-                              "password": url.password, "dbname": url.database, **url.query}
+                              "password": url.password, "dbname": url.database,
+                              "connect_timeout": CONNECT_TIMEOUT_S, **url.query}
     conn = psycopg.connect(**{k: v for k, v in params.items() if v is not None}, prepare_threshold=None)
     set_json_loads(orjson.loads, conn)
     set_json_dumps(json_dumps, conn)
