@@ -314,3 +314,27 @@ def test_an_offer_deleted_under_a_flows_json_reference(cli: CliEnv, hard: bool) 
     cli.ok("apply", "all.json", "--auto-approve")
     assert cli.run("plan", "all.json", "--detailed-exitcode").code == 0
     assert cli.run("refresh", "--detailed-exitcode").code == 0
+
+
+def test_cells_no_column_type_reads_are_drift_not_a_failure(fresh: CliEnv) -> None:
+    """SQLite keeps any text: a JSON column holding no JSON, a boolean 'yes', a timestamp 'garbage'.
+    Every command still runs; the row reads as drift, and apply writes it back whole."""
+    if not fresh.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL refuses such values itself")
+    import sqlite3
+
+    conn = sqlite3.connect(fresh.url.removeprefix("sqlite:///"))
+    conn.execute("UPDATE offers SET tags = '{not json', mandatory = 'yes', updated_at = 'garbage', "
+                 "version = version + 1 WHERE name = 'Gold Card'")
+    conn.commit()
+    conn.close()
+    doc = _refresh(fresh, 2)
+    assert statuses(doc) == {("Offer", "Gold Card"): "changed"}
+    result = fresh.run("plan", "bundle.yaml", "--format", "json")
+    assert result.code == 0, result
+    assert changes(result.json()) == [("update", "Offer", "Gold Card")]
+    assert 'Offer "Gold Card".spec' in result.err and "read as stored" in result.err  # named, as H11 rows are
+    assert fresh.summary("apply", "bundle.yaml", "--auto-approve")["updated"] == 1
+    assert fresh.summary("plan", "bundle.yaml") == {"created": 0, "updated": 0, "deleted": 0, "unchanged": 5}
+    row = sql_row(fresh.url, "Offer", "Gold Card")
+    assert row is not None and row["tags"] == [] and row["mandatory"] in (False, None)

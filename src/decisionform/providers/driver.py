@@ -217,9 +217,9 @@ def json_dumps(value: Any) -> bytes:
 def _sqlite_converters() -> int:
     import sqlite3
 
-    sqlite3.register_converter("JSON", orjson.loads)
+    sqlite3.register_converter("JSON", _json_text)
     sqlite3.register_converter("DATETIME", _sqlite_time)
-    sqlite3.register_converter("BOOLEAN", lambda value: int(value) != 0)  # stored as 0 / 1
+    sqlite3.register_converter("BOOLEAN", _sqlite_boolean)
     return sqlite3.PARSE_DECLTYPES
 
 
@@ -340,8 +340,26 @@ def _same(value: Any) -> Any:
     return value
 
 
+# SQLite keeps whatever text the platform's UI (or a hand edit) stores, valid or not. Such a value
+# reads as the text it is, so the row shows as drift that plan and apply repair (H11), instead of
+# one bad cell stopping every command.
+_UNREADABLE_TIME = datetime.min.replace(tzinfo=UTC)  # a timestamp that is set, but no timestamp
+
+
 def _json_text(value: Any) -> Any:
-    return orjson.loads(value) if value is not None else None
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _sqlite_boolean(value: bytes) -> Any:
+    try:
+        return int(value) != 0  # stored as 0 / 1
+    except ValueError:
+        return value.decode("utf-8", "replace")
 
 
 def _sqlite_time(value: Any) -> datetime | None:
@@ -349,8 +367,11 @@ def _sqlite_time(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, bytes):
-        value = value.decode("ascii")
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        value = value.decode("utf-8", "replace")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return _UNREADABLE_TIME
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 

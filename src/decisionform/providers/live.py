@@ -237,8 +237,13 @@ def _decoded(row: Sequence[Any], decode: tuple[tuple[int, Any], ...]) -> list[An
     return values
 
 
-def _boolean(value: Any) -> bool:
-    return bool(value)
+def _boolean(value: Any) -> Any:
+    if isinstance(value, int):
+        return value != 0  # stored as 0 / 1
+    try:
+        return int(value) != 0
+    except (TypeError, ValueError):
+        return value  # text someone stored: read as it is, and so as drift (driver._json_text)
 
 
 def _placement_spec(row: Sequence[Any]) -> dict[str, Any]:
