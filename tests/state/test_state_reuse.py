@@ -26,11 +26,17 @@ def _engine(url: str) -> Engine:
     return Engine(Settings(database_url=url, tenant="acme"))
 
 
+def _applied(url: str) -> Engine:
+    """A database with tenant acme and BUNDLE applied (state serial 1)."""
+    engine = _engine(url)
+    engine.upgrade()
+    engine.create_tenant("acme")
+    engine.apply_plan(engine.plan(load_bundle_text(BUNDLE), engine.options()))
+    return engine
+
+
 def test_apply_of_a_fresh_plan_does_not_read_the_document_again(db_url: str) -> None:
-    first = _engine(db_url)
-    first.upgrade()
-    first.create_tenant("acme")
-    first.apply_plan(first.plan(load_bundle_text(BUNDLE), first.options()))
+    first = _applied(db_url)
     engine = _engine(db_url)
     plan = engine.plan(load_bundle_text(BUNDLE.replace("one", "two")), engine.options())
     seen: list[str] = []
@@ -46,10 +52,7 @@ def test_apply_of_a_fresh_plan_does_not_read_the_document_again(db_url: str) -> 
 
 
 def test_a_state_that_moved_after_the_plan_is_read_again_and_refuses(db_url: str) -> None:
-    setup = _engine(db_url)
-    setup.upgrade()
-    setup.create_tenant("acme")
-    setup.apply_plan(setup.plan(load_bundle_text(BUNDLE), setup.options()))
+    setup = _applied(db_url)
     slow = _engine(db_url)
     plan = slow.plan(load_bundle_text(BUNDLE.replace("one", "two")), slow.options())
     other = _engine(db_url)  # another apply lands between the plan and its apply
