@@ -159,6 +159,7 @@ def _count_statements_at_exit() -> None:
         return
     counts: Counter[str] = Counter()
     listeners.append(lambda statement: counts.update((statement.split(None, 1)[0].upper(),)))
+
     def write() -> None:
         try:
             Path(path).write_bytes(orjson.dumps(counts))
@@ -187,7 +188,7 @@ def connect(url: DatabaseUrl, *, decode: bool = False) -> Any:
 
         database = url.database or ":memory:"
         # ``decode``: the driver decodes JSON, timestamps and booleans by their declared
-        # column type, in C, as it fetches (a reader's own connection; SQLAlchemy decodes its own).
+        # column type as it fetches (a reader's own connection; SQLAlchemy decodes its own).
         types = _sqlite_converters() if decode else 0
         conn = sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None,
                                check_same_thread=False, uri=database.startswith("file:"), detect_types=types)
@@ -294,7 +295,7 @@ def raw_reader(conn: Any, dialect: str) -> Reader:
             return conn.execute(sql, tuple(params)).fetchall()
         except errors as exc:
             raise driver_error(exc) from exc
-        except ValueError as exc:  # a converter's: the platform's UI stored text that is no JSON, say
+        except ValueError as exc:  # a converter's (they read what they cannot decode as text: a safety net)
             raise DatabaseError(f"cannot read a stored value: {exc}") from exc
 
     return Reader(dialect, run, decoded=True)
