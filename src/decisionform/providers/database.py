@@ -42,7 +42,7 @@ _UPGRADE_LOCK_KEY = 0x6466_7570
 
 
 def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    return driver.json_dumps(value).decode("utf-8")  # SQLAlchemy binds JSON for SQLite as text
 
 
 normalize_url = driver.parse_url

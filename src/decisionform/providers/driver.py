@@ -220,7 +220,7 @@ def _sqlite_converters() -> int:
 
     sqlite3.register_converter("JSON", _json_text)
     sqlite3.register_converter("DATETIME", _sqlite_time)
-    sqlite3.register_converter("BOOLEAN", _sqlite_boolean)
+    sqlite3.register_converter("BOOLEAN", decode_boolean)
     return sqlite3.PARSE_DECLTYPES
 
 
@@ -274,6 +274,7 @@ class Reader:
         text = dialect == "sqlite" and not decoded
         self.decode_json: Callable[[Any], Any] = _json_text if text else _same
         self.decode_time: Callable[[Any], datetime | None] = _sqlite_time if dialect == "sqlite" else _pg_time
+        self.decode_boolean: Callable[[Any], Any] = decode_boolean if text else _same
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         if self.dialect != "sqlite":
@@ -356,11 +357,14 @@ def _json_text(value: Any) -> Any:
         return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _sqlite_boolean(value: bytes) -> Any:
+def decode_boolean(value: Any) -> Any:
+    """A SQLite boolean (stored as 0 / 1; as an int through SQLAlchemy, as bytes to a converter)."""
+    if isinstance(value, int):
+        return value != 0
     try:
-        return int(value) != 0  # stored as 0 / 1
-    except ValueError:
-        return value.decode("utf-8", "replace")
+        return int(value) != 0
+    except (TypeError, ValueError):
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 def _sqlite_time(value: Any) -> datetime | None:

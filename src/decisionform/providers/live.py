@@ -106,14 +106,14 @@ class _Names:
     def add_rows(self, kind: str, rows: Sequence[Any]) -> None:
         # every query puts id, name, deleted_at first (``_query_kind``)
         for row in rows:
-            self.rows[row[0]] = (kind, normalize_name(row[1]), row[2] is not None)
+            self.rows[row[0]] = (kind, normalize_name(row[1]), row[_DELETED] is not None)
 
     def add_placements(self, rows: Sequence[Any]) -> None:
         for row in rows:
             kind, channel, channel_deleted = self.rows.get(row[_P_CHANNEL], ("", "", True))
             if kind != "Channel":
                 channel = missing_marker("Channel", row[_P_CHANNEL])
-            deleted = row[2] is not None or channel_deleted
+            deleted = row[_DELETED] is not None or channel_deleted
             self.placements[row[0]] = (channel, normalize_name(row[1]), deleted)
 
     def live_ids(self) -> dict[str, dict[str, str]]:
@@ -190,7 +190,7 @@ def _needed(wanted: list[KindDef]) -> tuple[set[str], bool]:
 # The columns every kind query reads first, in this order (positions below rely on it).
 COMMON_READ = ("id", "name", "deleted_at", "description", "status", "labels", "annotations", "version",
                "updated_at")
-_STATUS, _DESCRIPTION, _LABELS, _ANNOTATIONS, _VERSION, _UPDATED = 4, 3, 5, 6, 7, 8
+_DELETED, _DESCRIPTION, _STATUS, _LABELS, _ANNOTATIONS, _VERSION, _UPDATED = 2, 3, 4, 5, 6, 7, 8
 PLACEMENT_READ = ("id", "name", "deleted_at", "channel_id", "description")
 _P_CHANNEL, _P_DESCRIPTION = 3, 4
 
@@ -217,14 +217,14 @@ def _decoders(reader: Reader, columns: Sequence[SpecColumn], first: int,
     """(position, decode) for each column whose driver value is not the engine's value."""
     if reader.decoded:
         return ()
-    out: list[tuple[int, Any]] = [(2, reader.decode_time)]
+    out: list[tuple[int, Any]] = [(_DELETED, reader.decode_time)]
     if common:
         out += [(_LABELS, reader.decode_json), (_ANNOTATIONS, reader.decode_json), (_UPDATED, reader.decode_time)]
     for position, col in enumerate(columns, start=first):
         if col.type == "json":
             out.append((position, reader.decode_json))
         elif col.type == "boolean":
-            out.append((position, _boolean))  # SQLite stores 0 / 1
+            out.append((position, reader.decode_boolean))
     return tuple(out)
 
 
@@ -235,15 +235,6 @@ def _decoded(row: Sequence[Any], decode: tuple[tuple[int, Any], ...]) -> list[An
         if value is not None:
             values[position] = fn(value)
     return values
-
-
-def _boolean(value: Any) -> Any:
-    if isinstance(value, int):
-        return value != 0  # stored as 0 / 1
-    try:
-        return int(value) != 0
-    except (TypeError, ValueError):
-        return value  # text someone stored: read as it is, and so as drift (driver._json_text)
 
 
 def _placement_spec(row: Sequence[Any]) -> dict[str, Any]:
@@ -257,7 +248,7 @@ def _children(rows: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
     """Live placements by channel id, in ``position`` order (the query's order)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        if row[2] is None:
+        if row[_DELETED] is None:
             out.setdefault(row[_P_CHANNEL], []).append(_placement_spec(row))
     return out
 
@@ -337,7 +328,7 @@ def _collect(snapshot: LiveSnapshot, kind: KindDef, rows: Sequence[Any], names: 
              expect: Mapping[str, Resource | str]) -> None:
     newest_deleted: dict[str, tuple[datetime, str]] = {}
     for row in sorted(rows, key=lambda r: (r[1], r[0])):
-        row_id, raw_name, deleted_at = row[0], row[1], row[2]
+        row_id, raw_name, deleted_at = row[0], row[1], row[_DELETED]
         if deleted_at is not None:
             seen = newest_deleted.get(raw_name)
             if seen is None or deleted_at > seen[0]:
